@@ -30,8 +30,8 @@ def _apply_env(cfg: stack.StackConfig) -> dict[str, str]:
 def cmd_start(cfg: stack.StackConfig) -> None:
     stack.start(cfg)
     _apply_env(cfg)
-    from devstack.aws_resources import create_resources
     from dataplatform.config import settings
+    from devstack.aws_resources import create_resources
 
     create_resources(settings(), cfg.moto_endpoint)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)

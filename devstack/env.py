@@ -57,6 +57,7 @@ def local_env(cfg: StackConfig, sec: Secrets) -> dict[str, str]:
         "DATAPLATFORM_REGION": REGION,
         "DATAPLATFORM_ACCOUNT_ID": MOTO_ACCOUNT_ID,
         "DATAPLATFORM_GLUE_RUNNER": "local",
+        "DATAPLATFORM_RETRY_DELAY_SECONDS": "1",  # a failing local run fails in seconds, not minutes
         "AWS_ENDPOINT_URL": cfg.moto_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

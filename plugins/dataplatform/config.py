@@ -22,6 +22,7 @@ class Settings:
     region: str
     glue_runner: GlueRunner
     account_id: str
+    retry_delay_seconds: int = 120
     aws_conn_id: str = "aws_default"
     source_conn_id: str = "mysql_source"
     vector_conn_id: str = "pg_vector"
@@ -93,4 +94,5 @@ def settings() -> Settings:
         region=_env("REGION", "eu-west-1"),
         glue_runner=runner,  # type: ignore[arg-type]
         account_id=_env("ACCOUNT_ID", ""),
+        retry_delay_seconds=int(_env("RETRY_DELAY_SECONDS", "120")),
     )

@@ -1,0 +1,77 @@
+"""
+# platform_healthcheck
+
+Checks every dependency the pipelines use and reports each result; run it after every MWAA deploy
+(it is also scheduled hourly, so a broken connection shows up before the weekly export needs it).
+
+| task | passes when |
+|---|---|
+| `check_source` | the MySQL read replica answers, our user sees `classicmodels` and cannot write to it |
+| `check_vector_db` | PostgreSQL answers and the `pgvector` extension is installed (version reported) |
+| `check_buckets` | data lake, ML artifacts, recommendations, Glue assets and MWAA buckets exist |
+| `check_activity_stream` | the Kinesis user-activity stream is ACTIVE |
+| `check_alerts_topic` | the SNS alerts topic exists |
+| `report_health` | runs whatever happened above; fails if any check failed, listing them |
+
+**Owner:** data-platform. **Runbook:** the failing task's log names the dependency and the fix;
+connection ids are in `plugins/dataplatform/config.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+from dataplatform import healthcheck
+from dataplatform.config import settings
+from dataplatform.connections import aws_client, source_hook, vector_hook
+from dataplatform.dag_defaults import default_args
+
+
+@dag(
+    schedule="@hourly",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["platform", "healthcheck"],
+    doc_md=__doc__,
+)
+def platform_healthcheck():
+    s = settings()
+
+    @task
+    def check_source() -> dict:
+        with source_hook().get_conn() as conn:
+            return healthcheck.check_source_is_read_only(conn, s.source_database)
+
+    @task
+    def check_vector_db() -> dict:
+        with vector_hook().get_conn() as conn:
+            return healthcheck.check_pgvector(conn)
+
+    @task
+    def check_buckets() -> dict:
+        return healthcheck.check_buckets(aws_client("s3"), s.buckets)
+
+    @task
+    def check_activity_stream() -> dict:
+        return healthcheck.check_stream_active(aws_client("kinesis"), s.activity_stream)
+
+    @task
+    def check_alerts_topic() -> dict:
+        return healthcheck.check_topic(aws_client("sns"), s.alerts_topic_arn)
+
+    checks = [check_source(), check_vector_db(), check_buckets(), check_activity_stream(), check_alerts_topic()]
+
+    @task(trigger_rule="all_done", retries=0)
+    def report_health(ti=None, run_id=None) -> dict:
+        names = [c.operator.task_id for c in checks]
+        states = ti.get_task_states(dag_id=ti.dag_id, task_ids=names, run_ids=[run_id])[run_id]
+        return healthcheck.report(states, dict(zip(names, ti.xcom_pull(task_ids=names), strict=True)))
+
+    checks >> report_health()
+
+
+platform_healthcheck()

@@ -1,0 +1,42 @@
+"""What every DAG of the platform shares: owner, retries, and the SNS alert on failure.
+
+Defined once here so the integrity tests can assert on it and a DAG file stays pure wiring.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+
+from dataplatform.config import settings
+
+OWNER = "data-platform"
+
+FAILURE_MESSAGE = (
+    "Airflow task failed: {{ dag.dag_id }}.{{ ti.task_id }} (run {{ run_id }}, try {{ ti.try_number }}).\n"
+    "Error: {{ exception }}\nLog: {{ ti.log_url }}"
+)
+
+
+def failure_alert() -> SnsNotifier:
+    s = settings()
+    return SnsNotifier(
+        aws_conn_id=s.aws_conn_id,
+        target_arn=s.alerts_topic_arn,
+        subject="[{{ dag.dag_id }}] task {{ ti.task_id }} failed",
+        message=FAILURE_MESSAGE,
+        region_name=s.region,
+    )
+
+
+def default_args() -> dict[str, Any]:
+    return {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": timedelta(seconds=settings().retry_delay_seconds),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": failure_alert(),
+    }
