@@ -445,14 +445,11 @@ def _round_cents(dollars: np.ndarray) -> np.ndarray:
     return np.rint(dollars * 100).astype(np.int64)
 
 
-def _decimal(cents: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+def _decimal(cents: np.ndarray) -> pa.Array:
     """A DECIMAL(10,2) arrow array from integer cents, exactly (no float formatting)."""
     cents = np.ascontiguousarray(cents, dtype=np.int64)
     words = np.stack([cents, cents >> 63], axis=1)  # little-endian 128-bit two's complement
-    arr = pa.Array.from_buffers(pa.decimal128(10, 2), len(cents), [None, pa.py_buffer(words.tobytes())])
-    if mask is not None:
-        arr = pc.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
-    return arr
+    return pa.Array.from_buffers(pa.decimal128(10, 2), len(cents), [None, pa.py_buffer(words.tobytes())])
 
 
 def _text(values: np.ndarray | Sequence[str | None], mask: np.ndarray | None = None) -> pa.Array:
