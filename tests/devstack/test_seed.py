@@ -3,7 +3,7 @@
 The database tests need the `source_db_admin` fixture: a dict(host, port, user, password) of an account
 that may create and drop databases on a MariaDB/MySQL server started with local-infile enabled.
 They seed their own database (`seed_test`) at the sample scale and drop it afterwards, so they never
-touch `classicmodels`. The production scale is not run here (it takes ~30 s and 2 GB); its sizes
+touch `classicmodels`. The production scale is not run here (it takes 30-60 s and ~1 GB); its sizes
 are checked on the scale specification.
 """
 
