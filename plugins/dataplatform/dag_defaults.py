@@ -5,10 +5,13 @@ Defined once here so the integrity tests can assert on it and a DAG file stays p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+from airflow.sdk.exceptions import AirflowFailException
 
 from dataplatform.config import settings
 
@@ -40,3 +43,12 @@ def default_args() -> dict[str, Any]:
         "max_retry_delay": timedelta(minutes=20),
         "on_failure_callback": failure_alert(),
     }
+
+
+@contextmanager
+def no_retry_on(*errors: type[Exception]) -> Iterator[None]:
+    """Deterministic failures (bad data, drifted schema) fail the task at once: retrying cannot fix them."""
+    try:
+        yield
+    except errors as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

@@ -189,8 +189,10 @@ def read_embeddings(
         except StopIteration:
             break
         except csv.Error as error:
-            detail = "file ends inside a quoted field (truncated?)" if "end of data" in str(error) else error
-            problems.add(Problem(name, line, f"unparseable CSV: {detail}"))
+            message = f"unparseable CSV: {error}"
+            if "end of data" in str(error):
+                message = "file ends inside a quoted field (truncated?)"
+            problems.add(Problem(name, line, message))
             last_line = max(reader.line_num, line)
             continue
         except UnicodeDecodeError as error:

@@ -406,8 +406,8 @@ class TrainingParams:
     dimension: int = 32
     seed: int = 0
     iterations: int = 12
-    regularization: float = 2.0
-    unobserved_weight: float = 0.1
+    regularization: float = 5.0
+    unobserved_weight: float = 1.0
     unobserved_score: float = -1.0
     line_prior: bool = True
     holdout_users: int = 5_000

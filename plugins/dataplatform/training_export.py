@@ -1,0 +1,65 @@
+"""The training export's checks before and after the Glue job (plain Python; connections are passed in)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dataplatform.paths import include_dir, sql_path
+from dataplatform.source_schema import Contract, LiveColumn, SchemaReport, check
+
+SNAPSHOT_ROOT = "ratings_ml_training"
+MANIFEST, MARKER = "_manifest.json", "_SUCCESS"
+
+
+def load_contract() -> Contract:
+    return Contract.load(include_dir() / "contracts" / "training_source.yaml")
+
+
+def live_columns(conn: Any, database: str, tables: list[str]) -> list[LiveColumn]:
+    cur = conn.cursor()
+    cur.execute(sql_path("select_source_columns.sql").read_text(), {"database": database, "tables": tuple(tables)})
+    return [LiveColumn(table=r[0], name=r[1], column_type=r[2], nullable=bool(r[3]), primary_key=bool(r[4]))
+            for r in cur.fetchall()]
+
+
+def check_source_schema(conn: Any, database: str) -> SchemaReport:
+    """Raises SchemaDriftError naming table, column, expected and found; returns the new columns otherwise."""
+    contract = load_contract()
+    return check(contract, live_columns(conn, database, [t.name for t in contract.tables]))
+
+
+def snapshot_key(export_date: str) -> str:
+    return f"{SNAPSHOT_ROOT}/export_date={export_date}"
+
+
+class DataQualityError(RuntimeError):
+    """The snapshot failed its data-quality rules: it has no success marker and must not be trained on."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    uri: str
+    export_date: str
+    row_count: int
+    source_row_counts: dict[str, int]
+    code_version: str
+
+
+def validate_snapshot(s3: Any, bucket: str, export_date: str) -> Snapshot:
+    """The gate: the manifest exists, every rule passed, and the success marker is there."""
+    prefix = snapshot_key(export_date)
+    try:
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/{MANIFEST}")["Body"].read())
+    except s3.exceptions.NoSuchKey as exc:
+        raise DataQualityError(f"s3://{bucket}/{prefix}/{MANIFEST} missing: the export did not finish") from exc
+    failed = [f"{r['rule']} ({r['detail']})" for r in manifest["quality"]["rules"] if not r["passed"]]
+    if failed:
+        raise DataQualityError(f"snapshot s3://{bucket}/{prefix}/ failed data quality: " + "; ".join(failed))
+    try:
+        s3.head_object(Bucket=bucket, Key=f"{prefix}/{MARKER}")
+    except s3.exceptions.ClientError as exc:
+        raise DataQualityError(f"s3://{bucket}/{prefix}/{MARKER} missing although all rules passed") from exc
+    return Snapshot(uri=f"s3://{bucket}/{prefix}/", export_date=export_date, row_count=manifest["row_count"],
+                    source_row_counts=manifest["source_row_counts"], code_version=manifest["code_version"])
