@@ -34,6 +34,12 @@ def failure_alert() -> SnsNotifier:
     )
 
 
+def alert_on_failure(context: Any) -> None:
+    """A fresh notifier per failure: a notifier renders its templates in place, so a shared instance would
+    repeat the first failure's message for every later one in the same process."""
+    failure_alert()(context)
+
+
 def default_args() -> dict[str, Any]:
     return {
         "owner": OWNER,
@@ -41,7 +47,7 @@ def default_args() -> dict[str, Any]:
         "retry_delay": timedelta(seconds=settings().retry_delay_seconds),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=20),
-        "on_failure_callback": failure_alert(),
+        "on_failure_callback": alert_on_failure,
     }
 
 

@@ -1,0 +1,307 @@
+"""Build and upload the Amazon MWAA bundle: exactly what an MWAA environment takes from its S3 bucket.
+
+    python -m deploy.mwaa build                 # -> build/mwaa/
+    python -m deploy.mwaa upload [--bucket B]   # build, then upload to the environment bucket
+
+The bundle (`build/mwaa/`), in MWAA's layout:
+
+| path               | what                                                                           |
+|--------------------|--------------------------------------------------------------------------------|
+| `dags/`            | `dags/` of the repo (DAG files, `.airflowignore`) + `include/` as `dags/include/` |
+| `plugins.zip`      | `plugins/` of the repo (the `dataplatform` package at the zip root)            |
+| `requirements.txt` | the repo's `requirements.txt` (constraint line first)                           |
+| `startup.sh`       | the repo's `startup.sh` (exports `DATAPLATFORM_*`)                              |
+
+MWAA deploys only `dags/` and `plugins.zip`, so the files the DAGs read at run time (SQL, Glue scripts,
+contracts) travel inside `dags/include/`, where `dataplatform.paths.include_dir()` finds them and
+`.airflowignore` keeps the DAG processor out. `plugins.zip` is deterministic (sorted entries, fixed
+timestamps and permissions): an unchanged package gives identical bytes, so its checksum is unchanged and
+no new S3 object version (hence no 20-minute environment update) is produced.
+
+Upload (`upload_bundle`) writes `s3://<mwaa bucket>/dags/...` with sync semantics (a DAG removed from the
+repo is deleted from the bucket), `plugins.zip`, `requirements.txt` and `startup.sh`, and returns the S3
+object versions of the last three, which `aws mwaa update-environment` needs. Each object carries its
+SHA-256 in `x-amz-meta-sha256` (the same convention as `dataplatform.glue_jobs.sync_script`); an object
+whose checksum is unchanged is not uploaded again. The Glue scripts (`include/glue/*.py`) also go to
+`s3://<glue assets bucket>/scripts/<name>`, where the Glue jobs read them.
+
+MWAA pins `plugins.zip`, `requirements.txt` and `startup.sh` by object version, so the bucket must be
+versioned. On the local stack (any endpoint that is not `*.amazonaws.com`, i.e. moto) versioning is enabled
+here; against AWS an unversioned bucket is an error: bucket configuration belongs to the infrastructure
+code that owns the bucket, and the deploy role should not need `s3:PutBucketVersioning`.
+
+Plain Python + boto3, no Airflow import. Bucket names come from `dataplatform.config.settings()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from botocore.exceptions import ClientError
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "build" / "mwaa"
+
+# Every entry of plugins.zip gets the same timestamp and mode, so the zip's bytes depend on content only.
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
+ZIP_FILE_MODE = 0o644
+SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".ipynb_checkpoints"})
+SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
+SKIPPED_NAMES = frozenset({".DS_Store"})
+
+CHECKSUM_METADATA = "sha256"  # x-amz-meta-sha256, as dataplatform.glue_jobs.sync_script writes it
+DAGS_PREFIX = "dags/"
+GLUE_SCRIPTS_PREFIX = "scripts/"
+
+log = logging.getLogger("deploy.mwaa")
+
+
+class BucketNotVersionedError(RuntimeError):
+    """The MWAA environment bucket has no versioning: MWAA could not pin plugins/requirements/startup."""
+
+
+@dataclass(frozen=True)
+class BundlePaths:
+    """Where `build_bundle` put each part of the bundle."""
+
+    root: Path
+    dags: Path
+    plugins_zip: Path
+    requirements: Path
+    startup: Path
+
+    @property
+    def versioned_objects(self) -> dict[str, Path]:
+        """S3 key -> local file, for the objects MWAA pins by version."""
+        return {"plugins.zip": self.plugins_zip, "requirements.txt": self.requirements, "startup.sh": self.startup}
+
+    @property
+    def glue_scripts(self) -> list[Path]:
+        return sorted((self.dags / "include" / "glue").glob("*.py"))
+
+
+# --- build -------------------------------------------------------------------------------------------------
+
+
+def _shipped_files(root: Path) -> Iterator[Path]:
+    """Files under `root`, sorted, without caches and compiled files."""
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or SKIPPED_DIRS.intersection(rel.parts[:-1]):
+            continue
+        if path.suffix in SKIPPED_SUFFIXES or path.name in SKIPPED_NAMES:
+            continue
+        yield path
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    for path in _shipped_files(src):
+        target = dest / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+def write_deterministic_zip(src: Path, dest: Path) -> None:
+    """Zip the files under `src` with paths relative to `src`: same content, same bytes."""
+    with zipfile.ZipFile(dest, "w") as zf:
+        for path in _shipped_files(src):
+            info = zipfile.ZipInfo(path.relative_to(src).as_posix(), date_time=ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so the mode below means the same on every build host
+            info.external_attr = (0o100000 | ZIP_FILE_MODE) << 16
+            zf.writestr(info, path.read_bytes(), compresslevel=9)
+
+
+def build_bundle(out_dir: Path | str = DEFAULT_OUT, repo: Path = REPO) -> BundlePaths:
+    """Build the MWAA bundle from `repo` into `out_dir` (emptied first, so nothing stale survives)."""
+    out = Path(out_dir).resolve()
+    if repo.resolve().is_relative_to(out):
+        raise ValueError(f"refusing to empty {out}: it contains the repo")
+    if (repo / "dags" / "include").exists():
+        raise ValueError("dags/include exists in the repo: it would collide with include/ shipped as dags/include")
+    if not (repo / "plugins" / "dataplatform" / "__init__.py").is_file():
+        raise FileNotFoundError(f"no dataplatform package under {repo / 'plugins'}")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+    bundle = BundlePaths(
+        root=out,
+        dags=out / "dags",
+        plugins_zip=out / "plugins.zip",
+        requirements=out / "requirements.txt",
+        startup=out / "startup.sh",
+    )
+    _copy_tree(repo / "dags", bundle.dags)
+    if (repo / "include").is_dir():
+        _copy_tree(repo / "include", bundle.dags / "include")
+    write_deterministic_zip(repo / "plugins", bundle.plugins_zip)
+    shutil.copyfile(repo / "requirements.txt", bundle.requirements)
+    shutil.copyfile(repo / "startup.sh", bundle.startup)
+    return bundle
+
+
+# --- upload ------------------------------------------------------------------------------------------------
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def is_local_endpoint(s3_client: Any) -> bool:
+    """True when the client talks to something other than AWS (moto on the local stack)."""
+    host = urlparse(s3_client.meta.endpoint_url).hostname or ""
+    return not (host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn"))
+
+
+def ensure_versioning(s3_client: Any, bucket: str, enable: bool | None = None) -> None:
+    """Make sure `bucket` is versioned; `enable=None` enables it only on a local endpoint."""
+    status = s3_client.get_bucket_versioning(Bucket=bucket).get("Status")
+    if status == "Enabled":
+        return
+    if enable is None:
+        enable = is_local_endpoint(s3_client)
+    if not enable:
+        raise BucketNotVersionedError(
+            f"s3://{bucket} is not versioned (versioning: {status or 'never enabled'}). MWAA pins plugins.zip, "
+            "requirements.txt and startup.sh by S3 object version, so the environment bucket must be versioned. "
+            "Enable versioning in the infrastructure code that owns the bucket; this deploy does not change "
+            "bucket configuration in AWS."
+        )
+    log.info("enabling versioning on s3://%s (local endpoint)", bucket)
+    s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _remote_checksum(s3_client: Any, bucket: str, key: str) -> tuple[str | None, str | None]:
+    """(sha256 metadata, version id) of the current object, (None, None) when there is none."""
+    try:
+        head = s3_client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None, None
+        raise
+    return head.get("Metadata", {}).get(CHECKSUM_METADATA), head.get("VersionId")
+
+
+def put_if_changed(s3_client: Any, bucket: str, key: str, path: Path, *,
+                   need_version: bool = False) -> tuple[str | None, bool]:
+    """Upload `path` to `s3://bucket/key` unless the object there has the same SHA-256.
+
+    With `need_version`, an unchanged object without a real version id (written before versioning was
+    enabled: id "null") is uploaded again, so MWAA gets a version it can pin.
+    Returns (version id of the object now current, whether it was uploaded).
+    """
+    digest = sha256_of(path)
+    current, version = _remote_checksum(s3_client, bucket, key)
+    if current == digest and not (need_version and version in (None, "null")):
+        return version, False
+    response = s3_client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(),
+                                    Metadata={CHECKSUM_METADATA: digest})
+    log.info("uploaded s3://%s/%s", bucket, key)
+    return response.get("VersionId"), True
+
+
+def _list_keys(s3_client: Any, bucket: str, prefix: str) -> set[str]:
+    keys: set[str] = set()
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.update(obj["Key"] for obj in page.get("Contents", []))
+    return keys
+
+
+def sync_dags(s3_client: Any, bucket: str, dags_dir: Path) -> dict[str, list[str]]:
+    """Make `s3://bucket/dags/` equal to `dags_dir`: upload changed files, delete the ones gone from the repo."""
+    local = {DAGS_PREFIX + p.relative_to(dags_dir).as_posix(): p for p in _shipped_files(dags_dir)}
+    uploaded = [key for key, path in local.items() if put_if_changed(s3_client, bucket, key, path)[1]]
+    stale = sorted(_list_keys(s3_client, bucket, DAGS_PREFIX) - local.keys())
+    for start in range(0, len(stale), 1000):  # DeleteObjects takes at most 1000 keys
+        batch = stale[start:start + 1000]
+        s3_client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+    for key in stale:
+        log.info("deleted s3://%s/%s (gone from the repo)", bucket, key)
+    return {"uploaded": uploaded, "deleted": stale}
+
+
+def upload_bundle(bundle: BundlePaths, bucket: str, s3_client: Any, *, glue_bucket: str | None = None,
+                  enable_versioning: bool | None = None) -> dict[str, str]:
+    """Upload `bundle` to the MWAA environment bucket; return the object versions MWAA must be given.
+
+    `glue_bucket` defaults to `settings().glue_assets_bucket`; `enable_versioning` to "only on a local
+    endpoint" (see the module docstring).
+    """
+    ensure_versioning(s3_client, bucket, enable_versioning)
+    versions: dict[str, str] = {}
+    for key, path in bundle.versioned_objects.items():
+        version, _ = put_if_changed(s3_client, bucket, key, path, need_version=True)
+        if version in (None, "null"):
+            raise BucketNotVersionedError(f"s3://{bucket}/{key} has no version id: is the bucket versioned?")
+        versions[key] = version
+    sync_dags(s3_client, bucket, bundle.dags)
+    glue_bucket = glue_bucket or _settings().glue_assets_bucket
+    for script in bundle.glue_scripts:
+        put_if_changed(s3_client, glue_bucket, GLUE_SCRIPTS_PREFIX + script.name, script)
+    return versions
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+
+def _settings() -> Any:
+    """`dataplatform.config.settings()`, importable from the repo root without PYTHONPATH."""
+    try:
+        from dataplatform.config import settings
+    except ModuleNotFoundError:
+        sys.path.insert(0, str(REPO / "plugins"))
+        from dataplatform.config import settings
+    return settings()
+
+
+def update_environment_command(bucket: str, versions: dict[str, str], environment: str) -> str:
+    """The `aws mwaa update-environment` call that makes the environment use the uploaded versions."""
+    return " \\\n  ".join([
+        f"aws mwaa update-environment --name {environment}",
+        f"--source-bucket-arn arn:aws:s3:::{bucket} --dag-s3-path dags",
+        f"--plugins-s3-path plugins.zip --plugins-s3-object-version {versions['plugins.zip']}",
+        f"--requirements-s3-path requirements.txt --requirements-s3-object-version {versions['requirements.txt']}",
+        f"--startup-script-s3-path startup.sh --startup-script-s3-object-version {versions['startup.sh']}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m deploy.mwaa", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["build", "upload"])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle directory (default: build/mwaa)")
+    parser.add_argument("--bucket", help="MWAA environment bucket (default: settings().mwaa_bucket)")
+    parser.add_argument("--glue-bucket", help="Glue assets bucket (default: settings().glue_assets_bucket)")
+    parser.add_argument("--environment", help="MWAA environment name, for the printed update command")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    bundle = build_bundle(args.out)
+    log.info("built %s (plugins.zip sha256 %s)", bundle.root, sha256_of(bundle.plugins_zip))
+    if args.command == "build":
+        return
+
+    import boto3  # boto3's default credential chain; AWS_ENDPOINT_URL (devstack env) points it at moto
+
+    s = _settings()
+    bucket = args.bucket or s.mwaa_bucket
+    s3 = boto3.client("s3", region_name=s.region)
+    versions = upload_bundle(bundle, bucket, s3, glue_bucket=args.glue_bucket or s.glue_assets_bucket)
+    print(json.dumps({"bucket": bucket, "versions": versions}, indent=2))
+    print(update_environment_command(bucket, versions, args.environment or s.prefix))
+
+
+if __name__ == "__main__":
+    main()

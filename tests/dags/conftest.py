@@ -1,0 +1,67 @@
+"""Helpers for running DAGs end to end with `dag.test()` on the test stack."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def dags(local_stack) -> dict:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+@pytest.fixture(scope="session")
+def run_dag(dags) -> Callable:
+    """Run one DAG with dag.test(); returns (state, {task_id: state}, {task_id: return value})."""
+
+    def run(dag_id: str, conf: dict | None = None):
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        dr = dags[dag_id].test(logical_date=datetime.now(UTC), run_conf=conf or {})
+        with create_session() as session:
+            tis = {ti.task_id: ti.state for ti in dr.get_task_instances(session=session)}
+            xcoms = {
+                x.task_id: XComModel.deserialize_value(x)
+                for x in session.query(XComModel).filter_by(dag_id=dag_id, run_id=dr.run_id, key="return_value")
+            }
+        return dr.state, tis, xcoms
+
+    return run
+
+
+@pytest.fixture
+def s3():
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def alerts() -> Iterator[Callable[[], list[str]]]:
+    """An SQS queue subscribed to the SNS alerts topic: returns the alert messages received so far."""
+    from dataplatform.config import settings
+
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName=f"alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sub = sns.subscribe(TopicArn=settings().alerts_topic_arn, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+
+    def received() -> list[str]:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"])["Message"] for m in msgs]
+
+    yield received
+    sns.unsubscribe(SubscriptionArn=sub)
+    sqs.delete_queue(QueueUrl=url)

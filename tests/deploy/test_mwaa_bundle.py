@@ -1,0 +1,276 @@
+"""The MWAA bundle works where MWAA puts it: unpacked into MWAA's layout, with only plugins.zip on the path,
+every DAG imports, the package finds `dags/include/`, and the upload to (moto) S3 is what MWAA needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from deploy.mwaa import (
+    BucketNotVersionedError,
+    BundlePaths,
+    build_bundle,
+    is_local_endpoint,
+    sha256_of,
+    upload_bundle,
+    write_deterministic_zip,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+CONSTRAINT = re.compile(
+    r'^--constraint\s+"?https://raw\.githubusercontent\.com/apache/airflow/constraints-3\.3\.1/constraints-3\.12\.txt"?$'
+)
+# A module that would fail the parse if the DAG processor ever read dags/include/ as DAG files.
+INCLUDE_PROBE = ("from airflow.sdk import dag\n"
+                 "raise RuntimeError('dags/include/ was parsed: .airflowignore misses it')\n")
+
+PARSE = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+import dataplatform
+from dataplatform.paths import include_dir
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({
+    "dag_ids": sorted(bag.dag_ids),
+    "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+    "package": dataplatform.__file__,
+    "include_dir": str(include_dir()),
+    "sys_path": sys.path,
+}))
+"""
+
+
+def _parse(dags: Path, plugins: Path, cwd: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(plugins),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
+    }
+    return subprocess.Popen([sys.executable, "-c", PARSE, str(dags)], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> BundlePaths:
+    return build_bundle(tmp_path_factory.mktemp("build") / "mwaa")
+
+
+@pytest.fixture(scope="module")
+def airflow_home(bundle: BundlePaths, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle unpacked as MWAA does: <root>/usr/local/airflow/{dags,plugins,requirements.txt,startup.sh}."""
+    home = tmp_path_factory.mktemp("mwaa_container") / "usr" / "local" / "airflow"
+    shutil.copytree(bundle.dags, home / "dags")
+    with zipfile.ZipFile(bundle.plugins_zip) as zf:
+        zf.extractall(home / "plugins")
+    shutil.copyfile(bundle.requirements, home / "requirements.txt")
+    shutil.copyfile(bundle.startup, home / "startup.sh")
+    (home / "dags" / "include" / "airflowignore_probe.py").write_text(INCLUDE_PROBE)
+    return home
+
+
+@pytest.fixture(scope="module")
+def parsed(airflow_home: Path) -> dict[str, dict]:
+    """Both parses run at once: the unpacked bundle and, for the expected ids, the repo itself."""
+    procs = {
+        "mwaa": _parse(airflow_home / "dags", airflow_home / "plugins", airflow_home.parents[2]),
+        "repo": _parse(REPO / "dags", REPO / "plugins", REPO),
+    }
+    return {name: _result(proc) for name, proc in procs.items()}
+
+
+def test_bundle_has_mwaas_layout(bundle: BundlePaths) -> None:
+    assert sorted(p.name for p in bundle.root.iterdir()) == ["dags", "plugins.zip", "requirements.txt", "startup.sh"]
+    assert (bundle.dags / ".airflowignore").read_text() == (REPO / "dags" / ".airflowignore").read_text()
+    for dag_file in (REPO / "dags").glob("*.py"):
+        assert (bundle.dags / dag_file.name).read_bytes() == dag_file.read_bytes()
+    for path in (REPO / "include").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            assert (bundle.dags / "include" / path.relative_to(REPO / "include")).read_bytes() == path.read_bytes()
+    assert not [p for p in bundle.root.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
+    assert bundle.startup.read_bytes() == (REPO / "startup.sh").read_bytes()
+
+
+def test_plugins_zip_holds_the_package_at_its_root(bundle: BundlePaths) -> None:
+    with zipfile.ZipFile(bundle.plugins_zip) as zf:
+        names = zf.namelist()
+    expected = sorted(p.relative_to(REPO / "plugins").as_posix() for p in (REPO / "plugins").rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    assert names == expected
+    assert "dataplatform/__init__.py" in names
+    assert {n.split("/", 1)[0] for n in names} == {"dataplatform"}
+
+
+def test_every_dag_imports_from_the_unpacked_bundle_alone(parsed: dict[str, dict], airflow_home: Path) -> None:
+    bundle_parse, repo_parse = parsed["mwaa"], parsed["repo"]
+    assert bundle_parse["import_errors"] == {}
+    assert repo_parse["import_errors"] == {}
+    assert bundle_parse["dag_ids"] == repo_parse["dag_ids"]
+    assert bundle_parse["dag_ids"], "no DAG found"
+    # The package came from the unpacked plugins.zip, not from the repo
+    assert Path(bundle_parse["package"]).is_relative_to(airflow_home / "plugins")
+    assert not [p for p in bundle_parse["sys_path"] if p and Path(p).resolve() in (REPO, REPO / "plugins")]
+
+
+def test_include_dir_resolves_to_dags_include_on_mwaa(parsed: dict[str, dict], airflow_home: Path) -> None:
+    assert Path(parsed["mwaa"]["include_dir"]) == airflow_home / "dags" / "include"
+    assert Path(parsed["repo"]["include_dir"]) == REPO / "include"
+
+
+def test_requirements_start_with_the_constraints_of_airflow_3_3_1_on_python_3_12(bundle: BundlePaths) -> None:
+    lines = [ln.strip() for ln in bundle.requirements.read_text().splitlines()]
+    requirements = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert CONSTRAINT.match(requirements[0]), requirements[0]
+    # MWAA's image already has these, at the versions MWAA chose; listing them would fight its constraints
+    names = {re.split(r"[\s=<>!~\[;]", ln, maxsplit=1)[0].lower() for ln in requirements[1:]}
+    assert not names & {"apache-airflow", "apache-airflow-providers-amazon", "boto3", "botocore"}
+
+
+def test_unchanged_rebuild_gives_identical_plugins_zip(bundle: BundlePaths, tmp_path: Path) -> None:
+    again = build_bundle(tmp_path / "again")
+    assert again.plugins_zip.read_bytes() == bundle.plugins_zip.read_bytes()
+
+
+def test_zip_bytes_ignore_file_timestamps(tmp_path: Path) -> None:
+    copy = tmp_path / "plugins"
+    shutil.copytree(REPO / "plugins", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in copy.rglob("*"):
+        os.utime(path, (1_800_000_000, 1_800_000_000))
+    write_deterministic_zip(REPO / "plugins", tmp_path / "original.zip")
+    write_deterministic_zip(copy, tmp_path / "touched.zip")
+    assert (tmp_path / "original.zip").read_bytes() == (tmp_path / "touched.zip").read_bytes()
+
+
+def test_build_refuses_to_empty_a_folder_holding_the_repo() -> None:
+    with pytest.raises(ValueError, match="contains the repo"):
+        build_bundle(REPO.parent)
+
+
+# --- startup.sh ----------------------------------------------------------------------------------------------
+
+
+def _source_startup(env: dict[str, str]) -> dict[str, str]:
+    base = {"PATH": os.environ["PATH"]}
+    script = f"source {REPO / 'startup.sh'} >/dev/null; env -0"
+    out = subprocess.run(["bash", "-c", script], env={**base, **env}, capture_output=True, text=True, check=True)
+    after = dict(item.split("=", 1) for item in out.stdout.split("\0") if "=" in item)
+    return {k: v for k, v in after.items() if k not in {"PWD", "SHLVL", "_", "OLDPWD"}}
+
+
+def test_startup_derives_settings_from_what_mwaa_provides() -> None:
+    mwaa = {"AIRFLOW_ENV_NAME": "Reco_Staging", "AWS_REGION": "eu-central-1", "CUSTOMER_ACCOUNT_ID": "111122223333"}
+    after = _source_startup(mwaa)
+    assert {k: v for k, v in after.items() if k.startswith("DATAPLATFORM_")} == {
+        "DATAPLATFORM_PREFIX": "reco-staging",
+        "DATAPLATFORM_REGION": "eu-central-1",
+        "DATAPLATFORM_ACCOUNT_ID": "111122223333",
+        "DATAPLATFORM_GLUE_RUNNER": "glue",
+    }
+    # It sets DATAPLATFORM_* and nothing else: MWAA's own variables are untouched
+    assert {k: v for k, v in after.items() if not k.startswith("DATAPLATFORM_")} == {"PATH": os.environ["PATH"], **mwaa}
+
+
+def test_startup_prefers_explicit_values_then_mwaa_configuration_options() -> None:
+    after = _source_startup({
+        "AIRFLOW_ENV_NAME": "airflow-prod", "AWS_REGION": "eu-west-1",
+        "AIRFLOW__DATAPLATFORM__PREFIX": "reco-prod", "AIRFLOW__DATAPLATFORM__RETRY_DELAY_SECONDS": "300",
+        "DATAPLATFORM_REGION": "us-east-1",
+    })
+    assert after["DATAPLATFORM_PREFIX"] == "reco-prod"
+    assert after["DATAPLATFORM_REGION"] == "us-east-1"
+    assert after["DATAPLATFORM_RETRY_DELAY_SECONDS"] == "300"
+
+
+def test_startup_leaves_unknown_values_to_the_config_defaults() -> None:
+    after = _source_startup({})
+    assert {k for k in after if k.startswith("DATAPLATFORM_")} == {"DATAPLATFORM_GLUE_RUNNER"}
+
+
+# --- upload --------------------------------------------------------------------------------------------------
+
+
+def test_only_aws_hosts_count_as_production() -> None:
+    def client(url: str | None) -> object:
+        return boto3.client("s3", region_name="eu-west-1", endpoint_url=url, aws_access_key_id="x",
+                            aws_secret_access_key="x")
+
+    assert not is_local_endpoint(client("https://s3.eu-west-1.amazonaws.com"))
+    assert not is_local_endpoint(client("https://s3.cn-north-1.amazonaws.com.cn"))
+    assert is_local_endpoint(client("http://127.0.0.1:5065"))
+
+
+def _new_bucket(s3: object, region: str, purpose: str) -> str:
+    name = f"deploy-test-{purpose}-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    return name
+
+
+@pytest.fixture
+def s3(local_stack: object) -> object:
+    """A plain boto3 client: AWS_ENDPOINT_URL (set by the test env) points it at the test stack's moto."""
+    from dataplatform.config import settings
+
+    client = boto3.client("s3", region_name=settings().region)
+    assert is_local_endpoint(client)
+    return client
+
+
+@pytest.mark.stack
+def test_upload_puts_mwaas_layout_in_a_versioned_bucket(bundle: BundlePaths, s3: object) -> None:
+    from dataplatform.config import settings
+
+    region = settings().region
+    bucket, glue_bucket = _new_bucket(s3, region, "mwaa"), _new_bucket(s3, region, "glue")
+    # GIVEN a DAG deployed earlier that is no longer in the repo, in a bucket that is not versioned yet
+    s3.put_object(Bucket=bucket, Key="dags/removed_from_repo.py", Body=b"# old")
+
+    # WHEN the bundle is uploaded
+    versions = upload_bundle(bundle, bucket, s3, glue_bucket=glue_bucket)
+
+    # THEN the bucket is versioned and holds MWAA's layout, the old DAG gone
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    expected_dags = {"dags/" + p.relative_to(bundle.dags).as_posix() for p in bundle.dags.rglob("*") if p.is_file()}
+    assert keys == expected_dags | {"plugins.zip", "requirements.txt", "startup.sh"}
+    # and the versions returned are the current versions of exactly what was built
+    assert set(versions) == {"plugins.zip", "requirements.txt", "startup.sh"}
+    for key, path in bundle.versioned_objects.items():
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["VersionId"] == versions[key] and versions[key] != "null"
+        assert s3.get_object(Bucket=bucket, Key=key, VersionId=versions[key])["Body"].read() == path.read_bytes()
+        assert head["Metadata"]["sha256"] == sha256_of(path)
+    # and the Glue scripts are where the Glue jobs read them
+    glue_keys = {o["Key"] for o in s3.list_objects_v2(Bucket=glue_bucket).get("Contents", [])}
+    assert glue_keys == {f"scripts/{p.name}" for p in bundle.glue_scripts}
+
+    # WHEN the same bundle is uploaded again THEN nothing new is written: same versions, one version each
+    assert upload_bundle(bundle, bucket, s3, glue_bucket=glue_bucket) == versions
+    for key in versions:
+        assert len(s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]) == 1
+
+
+@pytest.mark.stack
+def test_unversioned_bucket_is_refused_when_versioning_may_not_be_enabled(bundle: BundlePaths, s3: object) -> None:
+    from dataplatform.config import settings
+
+    bucket = _new_bucket(s3, settings().region, "prod")
+    with pytest.raises(BucketNotVersionedError, match="must be versioned"):
+        upload_bundle(bundle, bucket, s3, glue_bucket=bucket, enable_versioning=False)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
