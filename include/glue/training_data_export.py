@@ -208,7 +208,6 @@ def export(spark: SparkSession, args: dict[str, str], jdbc: dict[str, str]) -> d
     quality = evaluate_quality(written, contract, expected_rows, expected_schema)
     manifest = {
         "export_date": args["export_date"],
-        "snapshot": snapshot,
         "row_count": written.count(),
         "schema": expected_schema,
         "source_row_counts": {**{t: f.count() for t, f in frames.items()}, "joined": expected_rows},

@@ -1,0 +1,43 @@
+# The two commands: `make demo` (whole pipeline on the embedded local stack) and `make test`.
+PY := .venv/bin/python
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint stack-up stack-down stack-status seed bundle deploy bench lock
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
+
+setup:  ## install apt packages and the locked Python environment (idempotent)
+	@scripts/bootstrap.sh
+
+demo: setup  ## start the stack, seed, run every pipeline DAG with `airflow dags test`, print a summary
+	$(PY) -m devstack demo
+
+test: setup  ## the whole test suite (starts its own stack on separate ports)
+	$(PY) -m pytest
+
+lint: setup  ## ruff
+	$(PY) -m ruff check .
+
+stack-up: setup  ## start MariaDB, PostgreSQL+pgvector, moto; create AWS resources
+	$(PY) -m devstack start
+
+stack-down:  ## stop the local stack (state in .local/ is kept)
+	$(PY) -m devstack stop
+
+stack-status:  ## query each service
+	$(PY) -m devstack status
+
+seed: setup  ## re-seed the source (SCALE=sample|production)
+	$(PY) -m devstack seed --scale $(or $(SCALE),sample)
+
+bundle: setup  ## build what MWAA takes into build/mwaa/
+	$(PY) -m deploy.mwaa build
+
+deploy: bundle  ## upload the bundle to the MWAA bucket and Glue scripts to the Glue assets bucket
+	$(PY) -m deploy.mwaa upload
+
+bench: setup  ## run the benchmarks (results in bench/results/)
+	$(PY) bench/dag_parse.py
+
+lock:  ## re-resolve requirements-lock.txt from requirements-dev.in (Python 3.11 and 3.12)
+	uv pip compile -q requirements-dev.in --universal --python-version 3.11 -o requirements-lock.txt
