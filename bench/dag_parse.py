@@ -164,6 +164,7 @@ def machine() -> dict[str, str]:
         "CPU": f"{cpu} ({cores} logical CPUs)",
         "Python": platform.python_version(),
         "Airflow": airflow.__version__,
+        "load average (1, 5, 15 min) at the end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 

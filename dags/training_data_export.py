@@ -15,23 +15,26 @@ data lake, for the data scientist. Trigger by hand with `export_date` to (re)bui
 4. `validate_snapshot`: the data-quality gate (row count = joined source count, rating in 1..5, keys complete
    and unique, schema = contract). Only a passing snapshot updates the `ratings_ml_training` Asset, which
    training DAGs schedule on.
+5. `refresh_popular_products`: units sold in the 7 and 30 days up to the export date, per country and
+   overall, into PostgreSQL `popular_products` (the recommender's fallback), replaced in one transaction.
 
-**Inputs:** connection `mysql_source` (read-only). **Outputs:** the snapshot, Glue table
-`<prefix>_lake.ratings_ml_training`, the Asset event (uri, rows). **Owner:** data-platform.
+**Inputs:** connection `mysql_source` (read-only); `pg_vector` for the popular products.
+**Outputs:** the snapshot, Glue table `<prefix>_lake.ratings_ml_training`, the Asset event (uri, rows),
+`popular_products`. **Owner:** data-platform.
 **Runbook:** schema drift: read the failed task's message, update the contract after the platform team's
 announcement, re-trigger with the same `export_date`. Quality failure: the manifest lists the failed rules.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from airflow.sdk import Param, chain, dag, task
 
-from dataplatform import training_export
+from dataplatform import popular_products, training_export
 from dataplatform.assets import TRAINING_SNAPSHOT
 from dataplatform.config import settings
-from dataplatform.connections import aws_client, source_hook
+from dataplatform.connections import aws_client, source_hook, vector_hook
 from dataplatform.dag_defaults import default_args, no_retry_on
 from dataplatform.glue_jobs import GlueJobSpec, sync_script
 from dataplatform.operators import GlueJobRunOperator
@@ -94,9 +97,16 @@ def training_data_export():
                                                   "export_date": export_date}
         return summary
 
+    @task
+    def refresh_popular_products(snapshot: dict) -> dict:
+        as_of = date.fromisoformat(snapshot["export_date"])
+        with source_hook().get_conn() as source, vector_hook().get_conn() as pg:
+            rows = popular_products.publish(pg, popular_products.units_sold(source, as_of), as_of)
+        return {"as_of": as_of.isoformat(), "rows": rows}
+
     schema_report = check_source_schema()
-    chain(schema_report, upload_glue_script(), run_export_job,
-          validate_snapshot(EXPORT_DATE, schema_report))
+    snapshot = validate_snapshot(EXPORT_DATE, schema_report)
+    chain(schema_report, upload_glue_script(), run_export_job, snapshot, refresh_popular_products(snapshot))
 
 
 training_data_export()

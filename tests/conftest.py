@@ -50,3 +50,16 @@ def seeded_source(source_db_admin: dict) -> dict[str, int]:
     from devstack.seed import seed_source
 
     return seed_source(**source_db_admin, scale="sample")
+
+
+@pytest.fixture
+def pg_conn(local_stack):
+    """A psycopg 3 connection to the vector DB as the pipelines' user (from AIRFLOW_CONN_PG_VECTOR)."""
+    import json
+
+    import psycopg
+
+    c = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
+    with psycopg.connect(host=c["host"], port=c["port"], user=c["login"], password=c["password"],
+                         dbname=c["schema"]) as conn:
+        yield conn

@@ -1,0 +1,62 @@
+"""Most popular products (units sold in the last 7 and 30 days, per country and overall): the fallback.
+
+Computed on the source after each training export, published to PostgreSQL in one transaction (readers see
+the previous ranking or the new one), read by the recommender when anything else fails. Plain Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from dataplatform.paths import sql_path
+
+
+@dataclass(frozen=True)
+class Popularity:
+    country: str
+    product_code: str
+    units_7d: int
+    units_30d: int
+    units_total: int
+
+
+def units_sold(source_conn: Any, as_of: date) -> list[Popularity]:
+    cur = source_conn.cursor()
+    cur.execute(sql_path("select_units_sold.sql").read_text(), {"as_of": as_of})
+    return [Popularity(str(c), str(p), int(u7), int(u30), int(ut)) for c, p, u7, u30, ut in cur.fetchall()]
+
+
+def ranked(rows: list[Popularity]) -> list[tuple[Popularity, int]]:
+    """Rank within each country: 7-day units, then 30-day, then all time, then product code (stable)."""
+    out: list[tuple[Popularity, int]] = []
+    by_country: dict[str, list[Popularity]] = {}
+    for row in rows:
+        by_country.setdefault(row.country, []).append(row)
+    for country_rows in by_country.values():
+        country_rows.sort(key=lambda r: (-r.units_7d, -r.units_30d, -r.units_total, r.product_code))
+        out += [(row, rank) for rank, row in enumerate(country_rows, start=1)]
+    return out
+
+
+def publish(pg_conn: Any, rows: list[Popularity], as_of: date) -> int:
+    """Replace the table's content in one transaction; an empty computation keeps the previous ranking."""
+    if not rows:
+        raise ValueError(f"no sales found up to {as_of}: keeping the previous popular-products ranking")
+    with pg_conn.transaction():
+        pg_conn.execute(sql_path("create_popular_products.sql").read_text())
+        pg_conn.execute("DELETE FROM popular_products")
+        with pg_conn.cursor().copy(
+            "COPY popular_products (country, product_code, units_7d, units_30d, units_total, rank, as_of) "
+            "FROM STDIN"
+        ) as copy:
+            for row, rank in ranked(rows):
+                copy.write_row((row.country, row.product_code, row.units_7d, row.units_30d, row.units_total,
+                                rank, as_of))
+    return len(rows)
+
+
+def top(pg_conn: Any, country: str | None, k: int = 10) -> list[str]:
+    cur = pg_conn.execute(sql_path("select_popular_products.sql").read_text(), {"country": country, "k": k})
+    return [r[0] for r in cur.fetchall()]
