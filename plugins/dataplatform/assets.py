@@ -11,3 +11,9 @@ TRAINING_SNAPSHOT = Asset(
     uri=f"s3://{settings().data_lake_bucket}/ratings_ml_training/",
     group="training",
 )
+
+ML_MODEL_ARTIFACTS = Asset(
+    name="ml_model_artifacts",
+    uri=f"s3://{settings().ml_artifacts_bucket}/models/",
+    group="ml",
+)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dataplatform.paths import include_dir, sql_path
 from dataplatform.source_schema import Contract, LiveColumn, SchemaReport, check
@@ -63,3 +67,13 @@ def validate_snapshot(s3: Any, bucket: str, export_date: str) -> Snapshot:
         raise DataQualityError(f"s3://{bucket}/{prefix}/{MARKER} missing although all rules passed") from exc
     return Snapshot(uri=f"s3://{bucket}/{prefix}/", export_date=export_date, row_count=manifest["row_count"],
                     source_row_counts=manifest["source_row_counts"], code_version=manifest["code_version"])
+
+
+def read_snapshot_table(s3: Any, bucket: str, export_date: str) -> pa.Table:
+    """A validated snapshot's rows (the gate is checked again: never train on a failed snapshot)."""
+    validate_snapshot(s3, bucket, export_date)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=snapshot_key(export_date) + "/")
+    keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))
+    return pa.concat_tables(
+        [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys]
+    )
