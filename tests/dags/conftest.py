@@ -25,13 +25,18 @@ def dags(local_stack) -> dict:
 
 @pytest.fixture(scope="session")
 def run_dag(dags) -> Callable:
-    """Run one DAG with dag.test(); returns (state, {task_id: state}, {task_id: return value})."""
+    """Run one DAG with dag.test(); returns (state, {task_id: state}, {task_id: return value}).
+
+    Each run parses the DAG file afresh, as a scheduler-created run would: dag.test() writes a run's conf into
+    the DAG object's params, which would otherwise leak into the next run of the same object."""
 
     def run(dag_id: str, conf: dict | None = None):
+        from airflow.dag_processing.dagbag import DagBag
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
 
-        dr = dags[dag_id].test(logical_date=datetime.now(UTC), run_conf=conf or {})
+        dag = DagBag(dag_folder=dags[dag_id].fileloc).dags[dag_id]
+        dr = dag.test(logical_date=datetime.now(UTC), run_conf=conf or {})
         with create_session() as session:
             tis = {ti.task_id: ti.state for ti in dr.get_task_instances(session=session)}
             xcoms = {

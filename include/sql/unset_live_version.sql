@@ -1,0 +1,6 @@
+-- Purpose: first half of the live flag's move (swap transaction): the current live version stops being live.
+--          Two statements, not one UPDATE of both rows: the unique index model_versions_one_live is checked row
+--          by row, so setting the new row first would conflict with the old one.
+-- Parameters: %(version)s text, the version going live.
+-- Caller: dataplatform.vector_store.swap_live, dataplatform.vector_store.rollback.
+UPDATE model_versions SET is_live = false WHERE is_live AND version <> %(version)s

@@ -1,0 +1,501 @@
+"""The vector store: model versions of item and user embeddings in PostgreSQL + pgvector (plain Python).
+
+Every function takes a psycopg 3 `Connection` and works in the first schema of its `search_path` (the
+`vector` extension itself lives in `public`, created once by a superuser).
+
+**Layout.** Each model version gets its own two tables, named from a slug of the version string
+(`20261123T140000Z-ab12cd` -> `20261123t140000z_ab12cd_<8 hex of its sha256>`; lower-case `[a-z0-9_]`,
+at most 33 characters, so names stay under PostgreSQL's 63 and two versions never share one):
+
+    item_embeddings__<slug>  (product_code text PRIMARY KEY, embedding vector(dim))   + 2 HNSW indexes
+    user_embeddings__<slug>  (customer_number integer PRIMARY KEY, embedding vector(dim))
+
+Readers (the inference Lambda) only ever name the views `item_embeddings` and `user_embeddings`, which point
+at the live version's tables; `model_versions` records every version (dimension, counts, source files,
+metrics, load timings, when it was loaded, went live, was pruned) with a partial unique index that allows at
+most one live row. Identifiers are only ever composed with `psycopg.sql.Identifier`.
+
+Why a table pair per version and views, rather than one table with a `version` column or a TRUNCATE +
+reload: the load (minutes at 1M rows) and its index builds touch nothing readers use; going live is a
+catalogue change of a few milliseconds; a rollback is the same swap to tables still there; and a new
+version may change the dimension, which a single `vector(n)` column could not hold.
+
+**Load** (`load_version`): one transaction creates the tables, bulk-loads them by binary COPY (FREEZE: the
+table is new in this transaction), adds the primary keys, builds the HNSW indexes, runs ANALYZE and
+records the version as not live. Any failure (a NaN, a wrong dimension, a duplicate id, a lost connection)
+rolls all of it back: nothing is left behind and the live version is untouched. Loading a version that
+was loaded before but is not live (a DAG rerun) replaces its tables; the live version is never reloaded.
+
+**Index choice.** Items get two HNSW indexes: `vector_ip_ops` for "based on your profile" (the user vector
+against item vectors by inner product, `<#>`: the reference model's user . item is its score) and
+`vector_cosine_ops` for "similar to what you browsed" (item against items by cosine distance, `<=>`). An
+index only serves the operator of its operator class, hence two. Users get no ANN index: they are only
+looked up by primary key. HNSW rather than IVFFlat: no training step on the data (so it can be built right
+after the COPY of any size, including a small catalogue), better recall/latency trade-off, and it stays
+accurate as rows change. `m` = 16 and `ef_construction` = 64 are pgvector's defaults; the build session gets
+`maintenance_work_mem` = 256MB (the graph must fit in it for a fast build: ~100k items need far less).
+
+**Going live** (`swap_live`, `rollback`): one transaction drops and re-creates both views over the
+version's tables (DROP + CREATE: the dimension, the column's typmod, may change) and moves the live flag.
+DDL is transactional in PostgreSQL: a reader either runs before the swap commits and sees the old version,
+or waits a few milliseconds on the views' lock and sees the new one; never an empty, partial or missing
+table. The views expose `embedding::vector` without a typmod so that readers' prepared statements survive
+a dimension change. The swap waits at most `lock_timeout` (default 5 s) for readers to let go of the views,
+so a stuck reader fails the swap (the DAG retries) instead of queueing every other reader behind it.
+Lock order: the swap locks `user_embeddings`, then `item_embeddings`. A statement reading both views (the
+user's vector and items together) takes its locks in no fixed order (a re-planned prepared statement locks
+the item view first), which can deadlock with a swap (`test_swap_never_exposes_empty_table` caught it): such
+a statement runs in a transaction that first locks `user_embeddings` (`lock_user_embeddings.sql`), as
+`recommend_for_user` and `verify_live` do. Queries of one view need nothing.
+Reader privileges: DROP + CREATE loses grants on the views; give a read-only role access once with
+`ALTER DEFAULT PRIVILEGES FOR ROLE <loader> IN SCHEMA <schema> GRANT SELECT ON TABLES TO <reader>`.
+
+**Pruning** (`prune`): drops the tables of non-live versions beyond the newest `keep` (by load time) and
+marks their rows `pruned_at`; the row stays as history. The live version and the one `rollback()` would go
+back to are never pruned.
+
+**Transactions.** State-changing functions run in `conn.transaction()`: on an idle connection (autocommit
+or not) they commit before returning; inside a caller's open transaction they are a savepoint and commit
+with it. The administrative reads also run in their own transaction so they leave the connection idle.
+The query helpers (`similar_items`, `recommend_for_user`, `recommend_for_vector`, `user_vector`) are one
+statement each and meant for an autocommit connection; they register pgvector's adapters on first use.
+HNSW returns at most `hnsw.ef_search` (default 40) candidates before the WHERE filter, so when `k` plus the
+excluded items need more, the helper raises `ef_search` for that one query (transaction-local).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row, tuple_row
+from psycopg.types.json import Jsonb
+
+from dataplatform.paths import sql_path
+
+if TYPE_CHECKING:
+    from dataplatform.embeddings_file import EmbeddingsTable
+
+ITEM_PREFIX, USER_PREFIX = "item_embeddings__", "user_embeddings__"
+MAX_SLUG = 33
+"""Slug length bound: `item_embeddings__` (17) + slug + `_cosine` (7) stays within PostgreSQL's 63 bytes."""
+MAX_HNSW_DIMENSION = 2000
+"""pgvector's limit for an HNSW index on `vector`."""
+DEFAULT_EF_SEARCH = 40
+"""pgvector's default `hnsw.ef_search`: an HNSW scan returns at most this many rows."""
+MAX_EF_SEARCH = 1000
+MIN_PGVECTOR = (0, 5, 0)
+"""HNSW arrived in pgvector 0.5.0."""
+
+
+class VectorStoreError(RuntimeError):
+    """The vector store cannot do what was asked; the message says why and what to do."""
+
+
+class UnknownVersionError(VectorStoreError, LookupError):
+    """No such model version (or its tables were pruned)."""
+
+
+class VersionIsLiveError(VectorStoreError):
+    """The version is live: it cannot be reloaded or pruned."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What `load_version` loaded; JSON-serialisable (`dataclasses.asdict` or `__dict__`)."""
+
+    version: str
+    slug: str
+    dimension: int
+    item_count: int
+    user_count: int
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per step: copy_items, copy_users, primary_keys, index_items_ip, index_items_cosine, analyze, total."""
+
+
+# --- names ---------------------------------------------------------------------------------------------------
+
+
+def slug(version: str) -> str:
+    """The table-name suffix of a version: readable, `[a-z0-9_]`, at most `MAX_SLUG` characters.
+
+    `20261123T140000Z-ab12cd` -> `20261123t140000z_ab12cd_<8 hex>`. The hash of the exact version string keeps
+    two versions that sanitise alike (`A-1` and `a_1`, or a long common prefix) apart; `load_version` refuses
+    the 1-in-4-billion case of two versions with the same slug.
+    """
+    if not version or not version.strip() or len(version) > 200:
+        raise ValueError(f"a model version is a non-empty string of at most 200 characters, got {version!r}")
+    readable = re.sub(r"[^a-z0-9]+", "_", version.lower()).strip("_")[: MAX_SLUG - 9].rstrip("_")
+    digest = hashlib.sha256(version.encode("utf-8")).hexdigest()[:8]
+    return f"{readable}_{digest}" if readable else f"v_{digest}"
+
+
+def table_names(version_slug: str) -> tuple[str, str]:
+    """(item table, user table) of a version's slug."""
+    return ITEM_PREFIX + version_slug, USER_PREFIX + version_slug
+
+
+def _composed(name: str, **parts: sql.Composable) -> sql.Composed:
+    """An `include/sql` file whose `{placeholders}` are identifiers or literals, composed by psycopg."""
+    return sql.SQL(sql_path(name).read_text()).format(**parts)
+
+
+def _query(name: str) -> str:
+    return sql_path(name).read_text()
+
+
+def _tables(version_slug: str) -> dict[str, sql.Identifier]:
+    items, users = table_names(version_slug)
+    return {"item_table": sql.Identifier(items), "user_table": sql.Identifier(users)}
+
+
+# --- schema --------------------------------------------------------------------------------------------------
+
+
+def _check_connection(conn: Any) -> None:
+    if not isinstance(conn, psycopg.Connection):
+        raise TypeError(f"the vector store needs a psycopg 3 Connection, got {type(conn).__name__}")
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Check pgvector (>= 0.5, for HNSW) is installed, then create `model_versions` if missing. Idempotent."""
+    _check_connection(conn)
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+        database = conn.info.dbname
+        if row is None:
+            raise VectorStoreError(
+                f"the pgvector extension is not installed in database {database!r}: a superuser (on RDS, a member "
+                "of rds_superuser) must run CREATE EXTENSION vector; the application user cannot"
+            )
+        installed = tuple(int(p) for p in re.findall(r"\d+", row[0])[:3])
+        if installed < MIN_PGVECTOR:
+            raise VectorStoreError(
+                f"pgvector {row[0]} in database {database!r} has no HNSW index; ALTER EXTENSION vector UPDATE "
+                f"to >= {'.'.join(map(str, MIN_PGVECTOR))}"
+            )
+        cur.execute(_query("create_vector_store.sql"))
+
+
+def _register(conn: psycopg.Connection) -> None:
+    """pgvector's dumpers and loaders (numpy arrays <-> vector), once per connection."""
+    if conn.adapters.types.get("vector") is None:
+        from pgvector.psycopg import register_vector
+
+        register_vector(conn)
+
+
+# --- catalogue -----------------------------------------------------------------------------------------------
+
+
+def _versions(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(_query("select_model_versions.sql")).fetchall()
+
+
+def versions(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Every known version (including pruned ones), newest load first, as `model_versions` rows."""
+    _check_connection(conn)
+    with conn.transaction():
+        return _versions(conn)
+
+
+def live_version(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """The live version's `model_versions` row, or None before the first swap."""
+    return next((v for v in versions(conn) if v["is_live"]), None)
+
+
+def _rollback_target(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The not-live, not-pruned version that went live most recently: where `rollback()` goes."""
+    candidates = [v for v in rows if not v["is_live"] and v["pruned_at"] is None and v["went_live_at"]]
+    return max(candidates, key=lambda v: v["went_live_at"], default=None)
+
+
+# --- load ----------------------------------------------------------------------------------------------------
+
+
+def _check_table(table: EmbeddingsTable, kind: str, dimension: int) -> None:
+    vectors = table.vectors
+    if table.kind != kind:
+        raise ValueError(f"expected {kind} embeddings, got {table.kind} ({table.source})")
+    if vectors.ndim != 2 or vectors.shape != (len(table.ids), dimension):
+        raise ValueError(
+            f"{table.source}: vectors of shape {vectors.shape} do not match {len(table.ids)} ids of dimension "
+            f"{dimension}"
+        )
+    if not len(table.ids):
+        raise ValueError(f"{table.source}: no {kind} embeddings to load")
+
+
+def copy_rows(
+    cur: psycopg.Cursor[Any], statement: sql.Composable, types: Sequence[str], ids: Sequence[Any], vectors: np.ndarray
+) -> None:
+    """Binary COPY of (id, vector) rows: psycopg sends each row in PostgreSQL's binary format, no text round trip.
+
+    `types` are the columns' PostgreSQL types (`["text", "vector"]` or `["int4", "vector"]`); pgvector's
+    adapters must be registered on the connection. Also used by `bench/vector_load.py`.
+    """
+    matrix = np.ascontiguousarray(vectors, dtype=">f4")  # pgvector's wire format: big-endian float4
+    with cur.copy(statement) as copy:
+        copy.set_types(list(types))
+        for row_id, vector in zip(ids, matrix, strict=True):
+            copy.write_row((row_id, vector))
+
+
+def create_hnsw_index(
+    cur: psycopg.Cursor[Any], table: str, opclass: str, *, m: int = 16, ef_construction: int = 64
+) -> str:
+    """Build one HNSW index `<table>_<ip|cosine>` on `embedding`; returns its name. Also used by the benches."""
+    suffixes = {"vector_ip_ops": "ip", "vector_cosine_ops": "cosine", "vector_l2_ops": "l2"}
+    if opclass not in suffixes:
+        raise ValueError(f"unsupported operator class {opclass!r}; one of {sorted(suffixes)}")
+    if not (2 <= m <= 100 and 4 <= ef_construction <= 1000 and ef_construction >= 2 * m):
+        raise ValueError(f"HNSW needs 2 <= m <= 100 and 2m <= ef_construction <= 1000, got {m}, {ef_construction}")
+    name = f"{table}_{suffixes[opclass]}"
+    cur.execute(_composed("create_hnsw_index.sql", index=sql.Identifier(name), table=sql.Identifier(table),
+                          opclass=sql.SQL(opclass), m=sql.Literal(m), ef_construction=sql.Literal(ef_construction)))
+    return name
+
+
+def load_version(
+    conn: psycopg.Connection,
+    version: str,
+    items: EmbeddingsTable,
+    users: EmbeddingsTable,
+    *,
+    source_uris: Mapping[str, str],
+    metrics: Mapping[str, Any] | None = None,
+    m: int = 16,
+    ef_construction: int = 64,
+    maintenance_work_mem: str = "256MB",
+) -> LoadResult:
+    """Load one version's embeddings into its own tables, in one transaction, without touching the live version.
+
+    Steps: (re)create the tables, binary COPY items and users, primary keys, HNSW indexes on items
+    (`vector_ip_ops`, `vector_cosine_ops`, with `m` / `ef_construction`), ANALYZE, record the version (not live).
+    A version loaded before but not live is replaced; a live one raises `VersionIsLiveError`. Any error rolls
+    everything back. `items` and `users` must share one dimension (1..2000, HNSW's limit).
+    """
+    ensure_schema(conn)
+    dimension = items.dimension
+    if not 1 <= dimension <= MAX_HNSW_DIMENSION:
+        raise ValueError(f"dimension {dimension} outside 1..{MAX_HNSW_DIMENSION} (pgvector's HNSW limit)")
+    if users.dimension != dimension:
+        raise ValueError(f"dimensions differ: {dimension} for items, {users.dimension} for users")
+    _check_table(items, "item", dimension)
+    _check_table(users, "user", dimension)
+    version_slug = slug(version)
+    item_table = table_names(version_slug)[0]
+    tables = _tables(version_slug)
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def timed(step: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        timings[step] = round(time.perf_counter() - start, 3)
+
+    _register(conn)
+    started = time.perf_counter()
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        known = {v["version"]: v for v in _versions(conn)}
+        if known.get(version, {}).get("is_live"):
+            raise VersionIsLiveError(f"{version} is live: it cannot be reloaded (swap another version in first)")
+        clash = next((v for v in known.values() if v["slug"] == version_slug and v["version"] != version), None)
+        if clash:  # needs a sha256 prefix collision; refuse rather than overwrite
+            raise VectorStoreError(f"{version} and {clash['version']} share the table slug {version_slug}")
+        cur.execute("SELECT set_config('maintenance_work_mem', %(mem)s, true)", {"mem": maintenance_work_mem})
+        cur.execute(_composed("drop_embedding_tables.sql", **tables))
+        cur.execute(_composed("create_embedding_tables.sql", **tables, dimension=sql.Literal(dimension)))
+        with timed("copy_items"):
+            copy_rows(cur, _composed("copy_item_embeddings.sql", **tables), ["text", "vector"], items.ids,
+                      items.vectors)
+        with timed("copy_users"):
+            copy_rows(cur, _composed("copy_user_embeddings.sql", **tables), ["int4", "vector"], users.ids,
+                      users.vectors)
+        with timed("primary_keys"):
+            cur.execute(_composed("create_embedding_keys.sql", **tables))
+        with timed("index_items_ip"):
+            create_hnsw_index(cur, item_table, "vector_ip_ops", m=m, ef_construction=ef_construction)
+        with timed("index_items_cosine"):
+            create_hnsw_index(cur, item_table, "vector_cosine_ops", m=m, ef_construction=ef_construction)
+        with timed("analyze"):
+            cur.execute(_composed("analyze_embedding_tables.sql", **tables))
+        timings["total"] = round(time.perf_counter() - started, 3)
+        cur.execute(_query("insert_model_version.sql"), {
+            "version": version, "slug": version_slug, "dimension": dimension, "item_count": len(items),
+            "user_count": len(users), "source_uris": Jsonb(dict(source_uris)),
+            "metrics": Jsonb(dict(metrics)) if metrics is not None else None, "timings": Jsonb(timings),
+        })
+        if cur.rowcount != 1:
+            raise VersionIsLiveError(f"{version} went live while it was being reloaded; nothing changed")
+    return LoadResult(version, version_slug, dimension, len(items), len(users), timings)
+
+
+# --- going live ----------------------------------------------------------------------------------------------
+
+
+def _lock(cur: psycopg.Cursor[Any], lock_timeout: str) -> None:
+    """Serialise swaps, rollbacks and prunes; wait at most `lock_timeout` for any lock in this transaction."""
+    cur.execute("SELECT set_config('lock_timeout', %(t)s, true)", {"t": lock_timeout})
+    cur.execute("LOCK TABLE model_versions IN SHARE ROW EXCLUSIVE MODE")
+
+
+def _swap(cur: psycopg.Cursor[Any], rows: Sequence[Mapping[str, Any]], version: str) -> None:
+    """Point the views at `version` and move the live flag; the caller holds the transaction and the lock."""
+    row = next((v for v in rows if v["version"] == version), None)
+    if row is None:
+        known = ", ".join(v["version"] for v in rows if v["pruned_at"] is None) or "none"
+        raise UnknownVersionError(f"unknown model version {version!r}; loaded versions: {known}")
+    if row["pruned_at"] is not None:
+        raise UnknownVersionError(f"{version} was pruned at {row['pruned_at']:%Y-%m-%d %H:%M}Z: load it again first")
+    cur.execute(_composed("replace_embedding_views.sql", **_tables(row["slug"])))
+    cur.execute(_query("unset_live_version.sql"), {"version": version})
+    cur.execute(_query("set_live_version.sql"), {"version": version})
+
+
+def swap_live(conn: psycopg.Connection, version: str, *, lock_timeout: str = "5s") -> None:
+    """Make a loaded version live in one transaction: readers see the old version or this one, never neither.
+
+    Raises `UnknownVersionError` (and changes nothing) for a version never loaded or pruned. Swapping the live
+    version again re-creates its views (harmless, repairs them) and keeps its `went_live_at`.
+    """
+    _check_connection(conn)
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        _lock(cur, lock_timeout)
+        _swap(cur, _versions(conn), version)
+
+
+def rollback(conn: psycopg.Connection, to_version: str | None = None, *, lock_timeout: str = "5s") -> str:
+    """Make an earlier version live again; returns the version now live.
+
+    Default target: the not-pruned version that was live most recently before the current one (by
+    `went_live_at`). Rolling back twice therefore goes back and forth between the last two live versions.
+    """
+    _check_connection(conn)
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        _lock(cur, lock_timeout)
+        rows = _versions(conn)
+        if to_version is None:
+            target = _rollback_target(rows)
+            if target is None:
+                raise UnknownVersionError("no earlier live version to roll back to (never swapped, or pruned)")
+            to_version = str(target["version"])
+        _swap(cur, rows, to_version)
+    return to_version
+
+
+def prune(conn: psycopg.Connection, keep: int = 3, *, lock_timeout: str = "5s") -> list[str]:
+    """Drop the tables of not-live versions beyond the newest `keep` (by load time); returns the pruned versions.
+
+    Never prunes the live version, nor (when `keep` >= 1) the version `rollback()` would go back to. Pruned
+    versions keep their `model_versions` row with `pruned_at` set.
+    """
+    _check_connection(conn)
+    if keep < 0:
+        raise ValueError(f"keep must be >= 0, got {keep}")
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        _lock(cur, lock_timeout)
+        rows = _versions(conn)
+        protected = _rollback_target(rows) if keep else None
+        candidates = [v for v in rows if not v["is_live"] and v["pruned_at"] is None]
+        pruned = [v for v in candidates[keep:] if v is not protected]
+        for row in pruned:
+            cur.execute(_composed("drop_embedding_tables.sql", **_tables(row["slug"])))
+            cur.execute(_query("update_pruned_version.sql"), {"version": row["version"]})
+    return [str(v["version"]) for v in pruned]
+
+
+def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: int, k: int = 5) -> dict[str, Any]:
+    """Check what readers see: `version` is live, the views hold `items` / `users` rows of its dimension, and a
+    similar-items query answers. Raises `VectorStoreError` naming every mismatch; returns the observations."""
+    _check_connection(conn)
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(_query("lock_user_embeddings.sql"))  # both views in one statement next
+        live = next((v for v in _versions(conn) if v["is_live"]), None)
+        seen = cur.execute(_query("select_live_counts.sql")).fetchone() or {}
+    probe = seen.get("probe")
+    neighbours = similar_items(conn, probe, k) if probe else []
+    problems = []
+    if live is None or live["version"] != version:
+        problems.append(f"live version is {live and live['version']!r}, expected {version!r}")
+    if seen.get("items") != items or seen.get("users") != users:
+        problems.append(f"views hold {seen.get('items')} items / {seen.get('users')} users, "
+                        f"expected {items} / {users}")
+    if live and {seen.get("item_dimension"), seen.get("user_dimension")} != {live["dimension"]}:
+        problems.append(f"vectors of dimension {seen.get('item_dimension')}/{seen.get('user_dimension')}, "
+                        f"model_versions says {live['dimension']}")
+    if len(neighbours) != min(k, items - 1):
+        problems.append(f"similar_items returned {len(neighbours)} rows, expected {min(k, items - 1)}")
+    if problems:
+        raise VectorStoreError(f"live model check failed: {'; '.join(problems)}")
+    return {"version": version, "items": items, "users": users, "dimension": live["dimension"] if live else None,
+            "probe": probe, "neighbours": len(neighbours)}
+
+
+# --- queries (the inference Lambda) -------------------------------------------------------------------------
+
+
+def _fetch(
+    conn: psycopg.Connection, name: str, params: dict[str, Any], candidates: int, *, both_views: bool = False
+) -> list[tuple[Any, ...]]:
+    """Run one query file. When it needs more than `DEFAULT_EF_SEARCH` HNSW candidates, raise `hnsw.ef_search`
+    for that query only (never lowering a higher session value). When it reads both views, lock
+    `user_embeddings` first, in its own statement (see lock_user_embeddings.sql)."""
+    _check_connection(conn)
+    if candidates > MAX_EF_SEARCH:
+        raise ValueError(f"k plus excluded items is {candidates}, above HNSW's maximum ef_search {MAX_EF_SEARCH}")
+    _register(conn)
+    if candidates <= DEFAULT_EF_SEARCH and not both_views:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            return cur.execute(_query(name), params).fetchall()
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        if both_views:
+            cur.execute(_query("lock_user_embeddings.sql"))
+        if candidates > DEFAULT_EF_SEARCH:
+            cur.execute("SELECT set_config('hnsw.ef_search', "
+                        "greatest(current_setting('hnsw.ef_search', true)::int, %(n)s)::text, true)",
+                        {"n": candidates})
+        return cur.execute(_query(name), params).fetchall()
+
+
+def similar_items(conn: psycopg.Connection, product_code: str, k: int = 10) -> list[tuple[str, float]]:
+    """The `k` items nearest to `product_code` by cosine distance (itself excluded), nearest first, as
+    (product_code, distance); [] for an unknown product."""
+    rows = _fetch(conn, "select_similar_items.sql", {"product_code": product_code, "k": k}, k + 1)
+    return [(str(code), float(distance)) for code, distance in rows]
+
+
+def recommend_for_vector(
+    conn: psycopg.Connection, vector: np.ndarray, k: int = 10, exclude: Sequence[str] = ()
+) -> list[tuple[str, float]]:
+    """The `k` items with the largest inner product with `vector` (a user vector of the live dimension), best
+    first, as (product_code, score), leaving out `exclude`. Prefer `recommend_for_user` for a stored user: a
+    vector read in an earlier statement may belong to the version a swap just replaced."""
+    params = {"q": np.asarray(vector, dtype=np.float32), "k": k, "exclude": list(exclude)}
+    rows = _fetch(conn, "select_nearest_items.sql", params, k + len(exclude))
+    return [(str(code), float(score)) for code, score in rows]
+
+
+def recommend_for_user(
+    conn: psycopg.Connection, customer_number: int, k: int = 10, exclude: Sequence[str] = ()
+) -> list[tuple[str, float]]:
+    """Like `recommend_for_vector` with the customer's stored vector, in one statement (one model version);
+    [] for a customer without a stored vector."""
+    params = {"customer_number": customer_number, "k": k, "exclude": list(exclude)}
+    rows = _fetch(conn, "select_items_for_user.sql", params, k + len(exclude), both_views=True)
+    return [(str(code), float(score)) for code, score in rows]
+
+
+def user_vector(conn: psycopg.Connection, customer_number: int) -> np.ndarray | None:
+    """The customer's vector in the live version (float32), or None if it has none."""
+    rows = _fetch(conn, "select_user_vector.sql", {"customer_number": customer_number}, 0)
+    return np.asarray(rows[0][0], dtype=np.float32) if rows else None

@@ -1,0 +1,409 @@
+"""The vector store on the real PostgreSQL + pgvector of the local stack.
+
+Every test gets its own schema (`test_vs_<random>`, first on the search_path, `public` after it for the
+`vector` extension), dropped afterwards, so tests neither see each other nor anything else in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from dataplatform import vector_store as vs
+from dataplatform.embeddings_file import EmbeddingsTable
+
+pytestmark = pytest.mark.stack
+
+
+# --- fixtures and helpers ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_conninfo(local_stack) -> str:
+    """Connection string of the pipelines' user on the vector DB, from AIRFLOW_CONN_PG_VECTOR."""
+    c = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
+    return make_conninfo(host=c["host"], port=c["port"], user=c["login"], password=c["password"], dbname=c["schema"])
+
+
+@pytest.fixture
+def conninfo(base_conninfo: str) -> Iterator[str]:
+    """A fresh schema for one test; connections made from this string work in it."""
+    schema = f"test_vs_{secrets.token_hex(4)}"
+    with psycopg.connect(base_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    yield make_conninfo(base_conninfo, options=f"-c search_path={schema},public")
+    with psycopg.connect(base_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def conn(conninfo: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        vs.ensure_schema(connection)
+        yield connection
+
+
+def product_codes(n: int) -> list[str]:
+    return [f"S{i // 1000:02d}_{i % 1000:04d}" for i in range(n)]
+
+
+def embeddings(n_items: int, n_users: int, dim: int, seed: int = 0) -> tuple[EmbeddingsTable, EmbeddingsTable]:
+    """Random item and user tables, as `read_embeddings` would return them."""
+    rng = np.random.default_rng(seed)
+    items = EmbeddingsTable(kind="item", ids=product_codes(n_items),
+                            vectors=rng.standard_normal((n_items, dim)).astype(np.float32),
+                            lines=np.arange(2, n_items + 2), dimension=dim, source="item_embeddings.csv")
+    users = EmbeddingsTable(kind="user", ids=list(range(100, 100 + n_users)),
+                            vectors=rng.standard_normal((n_users, dim)).astype(np.float32),
+                            lines=np.arange(2, n_users + 2), dimension=dim, source="user_embeddings.csv")
+    return items, users
+
+
+def load(conn: psycopg.Connection, version: str, n_items: int = 50, n_users: int = 20, dim: int = 8,
+         seed: int = 0) -> vs.LoadResult:
+    items, users = embeddings(n_items, n_users, dim, seed)
+    return vs.load_version(conn, version, items, users, source_uris={"item_embeddings.csv": f"s3://b/{version}/i"},
+                           metrics={"hit_rate_at_10": 0.25})
+
+
+def view_counts(conn: psycopg.Connection) -> tuple[int, int]:
+    row = conn.execute("SELECT (SELECT count(*) FROM item_embeddings), (SELECT count(*) FROM user_embeddings)")
+    return tuple(row.fetchone())  # type: ignore[return-value]
+
+
+def version_tables(conn: psycopg.Connection, version: str) -> list[str]:
+    prefix = vs.slug(version)
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                        "AND tablename LIKE '%%' || %(slug)s", {"slug": prefix}).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def explain(conn: psycopg.Connection, sql_file: str, params: dict) -> str:
+    return "\n".join(r[0] for r in conn.execute("EXPLAIN " + vs._query(sql_file), params).fetchall())
+
+
+V1, V2, V3, V4, V5 = (f"2026112{i}T140000Z-ab12c{i}" for i in range(1, 6))
+
+
+# --- names ---------------------------------------------------------------------------------------------------
+
+
+def test_slug_is_lowercase_bounded_and_distinct_for_distinct_versions() -> None:
+    versions = ["20261123T140000Z-ab12cd", "A-1", "a_1", "x" * 200, "x" * 199 + "y", 'v"; DROP TABLE x; --', "é"]
+    slugs = [vs.slug(v) for v in versions]
+    assert slugs[0].startswith("20261123t140000z_ab12cd_")
+    assert all(len(s) <= vs.MAX_SLUG and s.replace("_", "").isalnum() and s.isascii() and s == s.lower()
+               for s in slugs)
+    assert len(set(slugs)) == len(slugs)
+    assert vs.slug("A-1") == vs.slug("A-1")
+    with pytest.raises(ValueError, match="non-empty"):
+        vs.slug(" ")
+
+
+def test_hostile_version_string_is_only_ever_an_identifier(conn) -> None:
+    version = 'v1"; DROP TABLE model_versions; --'
+    load(conn, version)
+    vs.swap_live(conn, version)
+    assert vs.live_version(conn)["version"] == version
+    assert view_counts(conn) == (50, 20)
+
+
+# --- load and swap -------------------------------------------------------------------------------------------
+
+
+def test_load_then_swap_makes_the_version_live_with_its_counts_and_dimension(conn) -> None:
+    # GIVEN a loaded version
+    result = load(conn, V1, n_items=50, n_users=20, dim=8)
+    assert (result.item_count, result.user_count, result.dimension) == (50, 20, 8)
+    assert set(result.timings) >= {"copy_items", "copy_users", "index_items_ip", "index_items_cosine", "total"}
+    assert vs.live_version(conn) is None  # loading alone changes nothing readers see
+    # WHEN it is swapped in
+    vs.swap_live(conn, V1)
+    # THEN it is live, readers see all its rows, and the vectors round-trip exactly
+    live = vs.live_version(conn)
+    assert live is not None
+    assert (live["version"], live["item_count"], live["user_count"], live["dimension"]) == (V1, 50, 20, 8)
+    assert live["source_uris"] == {"item_embeddings.csv": f"s3://b/{V1}/i"}
+    assert live["metrics"] == {"hit_rate_at_10": 0.25} and live["went_live_at"] is not None
+    assert view_counts(conn) == (50, 20)
+    users = embeddings(50, 20, 8)[1]
+    np.testing.assert_array_equal(vs.user_vector(conn, 105), users.vectors[5])
+    assert vs.user_vector(conn, 99_999) is None
+    assert [v["version"] for v in vs.versions(conn)] == [V1]
+    assert vs.verify_live(conn, V1, items=50, users=20)["neighbours"] == 5
+
+
+def test_loaded_tables_have_primary_keys_and_the_two_hnsw_indexes(conn) -> None:
+    load(conn, V1)
+    item_table, user_table = vs.table_names(vs.slug(V1))
+    indexes = dict(conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                                "AND tablename IN (%s, %s)", (item_table, user_table)).fetchall())
+    assert indexes[f"{item_table}_pkey"].endswith("(product_code)")
+    assert indexes[f"{user_table}_pkey"].endswith("(customer_number)")
+    assert "hnsw (embedding vector_ip_ops) WITH (m='16', ef_construction='64')" in indexes[f"{item_table}_ip"]
+    assert "hnsw (embedding vector_cosine_ops)" in indexes[f"{item_table}_cosine"]
+    assert len(indexes) == 4  # users: primary key only
+    analyzed = conn.execute("SELECT count(*) FROM pg_stat_user_tables WHERE relname IN (%s, %s) "
+                            "AND last_analyze IS NOT NULL", (item_table, user_table)).fetchone()
+    assert analyzed == (2,)
+
+
+def test_swap_never_exposes_empty_table(conninfo, conn) -> None:
+    # GIVEN a live version, and readers querying the views in a loop (count(*) and k-NN queries, prepared
+    # after 5 runs as psycopg does) while versions of other sizes and dimensions are loaded and swapped in
+    sizes = {V1: (300, 8), V2: (120, 12), V3: (700, 8), V4: (60, 16)}
+    load(conn, V1, n_items=300, n_users=50, dim=8)
+    vs.swap_live(conn, V1)
+    stop = threading.Event()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def reader(query: Callable[[psycopg.Connection], None]) -> None:
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as rc:
+                while not stop.is_set():
+                    query(rc)
+        except BaseException as error:  # noqa: BLE001 - reported by the test thread
+            errors.append(error)
+
+    def count(rc: psycopg.Connection) -> None:
+        n = rc.execute("SELECT count(*) FROM item_embeddings").fetchone()[0]
+        seen.append(n)
+        assert n in {s for s, _ in sizes.values()}, n
+
+    def knn(rc: psycopg.Connection) -> None:
+        assert len(vs.similar_items(rc, "S00_0007", 10)) == 10
+        assert len(vs.recommend_for_user(rc, 110, 10, exclude=["S00_0001"])) == 10
+        vector = vs.user_vector(rc, 110)
+        assert vector is not None and vector.shape in {(d,) for _, d in sizes.values()}
+
+    threads = [threading.Thread(target=reader, args=(q,)) for q in (count, count, knn, knn)]
+    for thread in threads:
+        thread.start()
+    # WHEN versions are loaded and swapped repeatedly
+    try:
+        for version in [V2, V3, V4, V1, V3, V4, V1, V3, V4, V2]:
+            n, dim = sizes[version]
+            if version not in {v["version"] for v in vs.versions(conn)}:
+                load(conn, version, n_items=n, n_users=50, dim=dim)
+            vs.swap_live(conn, version)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    # THEN no reader ever failed or saw an empty table, and they did see several versions
+    assert not errors, errors
+    assert seen and min(seen) > 0
+    assert len(set(seen)) >= 3
+    assert vs.live_version(conn)["version"] == V2
+
+
+def test_version_with_another_dimension_swaps_in_and_prepared_readers_follow(conninfo, conn) -> None:
+    load(conn, V1, dim=8)
+    vs.swap_live(conn, V1)
+    with psycopg.connect(conninfo, autocommit=True) as reader:
+        for _ in range(6):  # prepared server-side by now
+            assert vs.user_vector(reader, 100).shape == (8,)
+            assert len(vs.similar_items(reader, "S00_0003", 5)) == 5
+        load(conn, V2, dim=32, seed=1)
+        vs.swap_live(conn, V2)
+        assert vs.user_vector(reader, 100).shape == (32,)
+        assert len(vs.similar_items(reader, "S00_0003", 5)) == 5
+        assert len(vs.recommend_for_vector(reader, np.ones(32, dtype=np.float32), 5)) == 5
+    assert vs.live_version(conn)["dimension"] == 32
+
+
+def test_swap_of_an_unknown_version_raises_and_changes_nothing(conn) -> None:
+    load(conn, V1)
+    vs.swap_live(conn, V1)
+    before = vs.versions(conn)
+    with pytest.raises(vs.UnknownVersionError, match="unknown model version 'nope'"):
+        vs.swap_live(conn, "nope")
+    assert vs.versions(conn) == before
+    assert view_counts(conn) == (50, 20)
+
+
+def test_rollback_returns_to_the_previous_version_and_to_an_explicit_one(conn) -> None:
+    for i, version in enumerate([V1, V2, V3]):
+        load(conn, version, n_items=40 + i)
+        vs.swap_live(conn, version)
+    assert vs.rollback(conn) == V2
+    assert vs.live_version(conn)["version"] == V2 and view_counts(conn)[0] == 41
+    assert vs.rollback(conn, V1) == V1
+    assert view_counts(conn)[0] == 40
+    assert vs.rollback(conn) == V2  # the one live before the current: rolling back twice goes back and forth
+    assert [v["version"] for v in vs.versions(conn) if v["is_live"]] == [V2]
+
+
+def test_rollback_without_an_earlier_live_version_raises(conn) -> None:
+    load(conn, V1)
+    vs.swap_live(conn, V1)
+    load(conn, V2)  # loaded, never live: not a rollback target
+    with pytest.raises(vs.UnknownVersionError, match="no earlier live version"):
+        vs.rollback(conn)
+    assert vs.live_version(conn)["version"] == V1
+
+
+# --- failures ------------------------------------------------------------------------------------------------
+
+
+def broken(kind: str) -> tuple[EmbeddingsTable, EmbeddingsTable]:
+    """A version that passes the loader's shape checks but fails inside the database, bypassing the file
+    validation: a NaN in the last item row (rejected by pgvector mid-COPY) or a duplicate item id (rejected when
+    the primary key is built after the COPY)."""
+    items, users = embeddings(500, 20, 8, seed=3)
+    vectors, ids = items.vectors.copy(), list(items.ids)
+    if kind == "nan":
+        vectors[-1, 4] = np.nan
+    else:
+        ids[-1] = ids[0]
+    return EmbeddingsTable("item", ids, vectors, items.lines, 8, "item_embeddings.csv"), users
+
+
+@pytest.mark.parametrize("kind", ["nan", "duplicate_id"])
+def test_failed_load_leaves_the_live_version_untouched_and_nothing_behind(conn, kind) -> None:
+    # GIVEN a live version
+    load(conn, V1)
+    vs.swap_live(conn, V1)
+    before = vs.versions(conn)
+    items, users = broken(kind)
+    # WHEN loading another version fails inside PostgreSQL
+    with pytest.raises(psycopg.Error, match=r"NaN not allowed|could not create unique index"):
+        vs.load_version(conn, V2, items, users, source_uris={})
+    # THEN the live version and its rows are untouched, and the failed version left no table and no row
+    assert vs.versions(conn) == before
+    assert view_counts(conn) == (50, 20)
+    assert version_tables(conn, V2) == []
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_load_refuses_mismatched_shapes_before_touching_the_database(conn) -> None:
+    items, users = embeddings(10, 5, 8)
+    _, users16 = embeddings(10, 5, 16)
+    with pytest.raises(ValueError, match="dimensions differ: 8 for items, 16 for users"):
+        vs.load_version(conn, V1, items, users16, source_uris={})
+    wrong = EmbeddingsTable("item", items.ids[:-1], items.vectors, items.lines, 8, "item_embeddings.csv")
+    with pytest.raises(ValueError, match=r"shape \(10, 8\) do not match 9 ids"):
+        vs.load_version(conn, V1, wrong, users, source_uris={})
+    assert vs.versions(conn) == []
+
+
+def test_reload_replaces_a_non_live_version_and_refuses_the_live_one(conn) -> None:
+    load(conn, V1)
+    vs.swap_live(conn, V1)
+    load(conn, V2, n_items=30)
+    assert load(conn, V2, n_items=35).item_count == 35  # a rerun of the same version replaces its tables
+    vs.swap_live(conn, V2)
+    assert view_counts(conn) == (35, 20)
+    with pytest.raises(vs.VersionIsLiveError, match="is live"):
+        load(conn, V2, n_items=99)
+    assert view_counts(conn) == (35, 20)
+
+
+def test_swap_waits_at_most_lock_timeout_for_a_stuck_reader(conninfo, conn) -> None:
+    load(conn, V1)
+    vs.swap_live(conn, V1)
+    load(conn, V2)
+    with psycopg.connect(conninfo) as stuck:  # a reader in an open transaction holds the view's lock
+        stuck.execute("SELECT count(*) FROM item_embeddings").fetchone()
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            vs.swap_live(conn, V2, lock_timeout="200ms")
+    assert vs.live_version(conn)["version"] == V1
+    vs.swap_live(conn, V2)
+    assert vs.live_version(conn)["version"] == V2
+
+
+# --- queries -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def big(conn) -> tuple[EmbeddingsTable, EmbeddingsTable]:
+    """2,000 random items: enough rows for the planner to choose the HNSW index on its own."""
+    items, users = embeddings(2000, 100, 16, seed=7)
+    vs.load_version(conn, V1, items, users, source_uris={})
+    vs.swap_live(conn, V1)
+    return items, users
+
+
+def test_knn_queries_use_the_hnsw_indexes(conn, big) -> None:
+    item_table = vs.table_names(vs.slug(V1))[0]
+    vector = big[1].vectors[0]
+    vs._register(conn)
+    similar = explain(conn, "select_similar_items.sql", {"product_code": "S00_0001", "k": 10})
+    nearest = explain(conn, "select_nearest_items.sql", {"q": vector, "k": 10, "exclude": ["S00_0001"]})
+    for_user = explain(conn, "select_items_for_user.sql", {"customer_number": 100, "k": 10, "exclude": []})
+    assert f"Index Scan using {item_table}_cosine" in similar
+    assert f"Index Scan using {item_table}_ip" in nearest
+    assert f"Index Scan using {item_table}_ip" in for_user
+    assert "Seq Scan on item" not in similar + nearest + for_user
+
+
+def test_query_helpers_agree_with_numpy(conn, big) -> None:
+    items, users = big
+    codes = np.array(items.ids)
+    unit = items.vectors / np.linalg.norm(items.vectors, axis=1, keepdims=True)
+    # similar items: cosine distance, itself excluded, nearest first
+    got = vs.similar_items(conn, "S00_0042", 10)
+    exact = 1 - unit @ unit[42]
+    exact[42] = np.inf
+    assert [c for c, _ in got] != [] and "S00_0042" not in [c for c, _ in got]
+    assert len({c for c, _ in got} & set(codes[np.argsort(exact)[:10]])) >= 9
+    np.testing.assert_allclose([d for _, d in got], exact[[items.ids.index(c) for c, _ in got]], atol=1e-5)
+    assert [d for _, d in got] == sorted(d for _, d in got)
+    # profile: inner product, best first, exclusions honoured, same answer from the vector or the stored user
+    exclude = list(codes[np.argsort(-(items.vectors @ users.vectors[3]))[:5]])
+    by_user = vs.recommend_for_user(conn, 103, 10, exclude=exclude)
+    by_vector = vs.recommend_for_vector(conn, users.vectors[3], 10, exclude=exclude)
+    assert by_user == by_vector and len(by_user) == 10 and not set(exclude) & {c for c, _ in by_user}
+    np.testing.assert_allclose([s for _, s in by_user],
+                               items.vectors[[items.ids.index(c) for c, _ in by_user]] @ users.vectors[3], rtol=1e-5)
+    assert [s for _, s in by_user] == sorted((s for _, s in by_user), reverse=True)
+    assert vs.recommend_for_user(conn, 99_999, 10) == [] and vs.similar_items(conn, "nope", 10) == []
+
+
+def test_k_beyond_ef_search_still_returns_k_rows(conn, big) -> None:
+    exclude = big[0].ids[:30]
+    assert len(vs.recommend_for_user(conn, 100, 50, exclude=exclude)) == 50
+    assert len(vs.similar_items(conn, "S00_0001", 60)) == 60
+    assert conn.execute("SHOW hnsw.ef_search").fetchone() == ("40",)  # raised for those queries only
+
+
+# --- prune ---------------------------------------------------------------------------------------------------
+
+
+def test_prune_keeps_the_live_version_the_newest_n_and_the_rollback_target(conn) -> None:
+    # GIVEN V1 then V2 went live, V3..V5 loaded after
+    for version in [V1, V2]:
+        load(conn, version)
+        vs.swap_live(conn, version)
+    for version in [V3, V4, V5]:
+        load(conn, version)
+    # WHEN pruning to the newest 2 not-live versions
+    pruned = vs.prune(conn, keep=2)
+    # THEN V3 goes; V5, V4 (newest), V2 (live) and V1 (where rollback() goes) stay
+    assert pruned == [V3]
+    assert version_tables(conn, V3) == []
+    assert len(version_tables(conn, V1)) == 2
+    rows = {v["version"]: v for v in vs.versions(conn)}
+    assert rows[V3]["pruned_at"] is not None and rows[V2]["is_live"]
+    with pytest.raises(vs.UnknownVersionError, match="was pruned"):
+        vs.swap_live(conn, V3)
+    assert vs.prune(conn, keep=2) == []  # idempotent
+    assert vs.rollback(conn) == V1
+    # keep=0 prunes every not-live version; the live one always stays
+    assert sorted(vs.prune(conn, keep=0)) == sorted([V2, V4, V5])
+    assert vs.live_version(conn)["version"] == V1 and view_counts(conn) == (50, 20)
+    load(conn, V3)  # a pruned version can be loaded again
+    vs.swap_live(conn, V3)
+    assert vs.live_version(conn)["version"] == V3
