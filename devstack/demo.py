@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -29,16 +30,22 @@ def dags_test(dag_id: str, conf: dict | None = None) -> float:
 
 
 def run_demo(cfg: StackConfig) -> None:
+    import psycopg
+
+    from dataplatform import model_artifacts, popular_products, vector_store
     from dataplatform.config import settings
     from dataplatform.training_export import MANIFEST, snapshot_key
 
     s = settings()
+    s3 = boto3.client("s3")
     export_date = datetime.now(UTC).date().isoformat()
     timings = {
         "platform_healthcheck": dags_test("platform_healthcheck"),
         "training_data_export": dags_test("training_data_export", {"export_date": export_date}),
+        "reference_model_training": dags_test("reference_model_training", {"export_date": export_date}),
     }
-    s3 = boto3.client("s3")
+    version = model_artifacts.resolve(s3, s.ml_artifacts_bucket).version
+    timings["embeddings_load"] = dags_test("embeddings_load", {"version": version})
     manifest = json.loads(s3.get_object(Bucket=s.data_lake_bucket,
                                         Key=f"{snapshot_key(export_date)}/{MANIFEST}")["Body"].read())
     print("\n================ summary ================")
@@ -48,5 +55,20 @@ def run_demo(cfg: StackConfig) -> None:
     print(f"  rows                   {manifest['row_count']:,} (source: {manifest['source_row_counts']})")
     print(f"  data quality           {'passed' if manifest['quality']['passed'] else 'FAILED'} "
           f"({len(manifest['quality']['rules'])} rules)")
+    conn = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
+    with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
+                         dbname=conn["schema"]) as pg:
+        live = vector_store.live_version(pg)
+        popular = popular_products.top(pg, "France", k=5)
+        similar = vector_store.similar_items(pg, popular[0], k=3) if popular else []
+    print(f"live model               {live['version']}  dimension {live['dimension']}, "
+          f"{live['item_count']:,} items, {live['user_count']:,} users")
+    metrics = live.get("metrics") or {}
+    if metrics:
+        print(f"  holdout                RMSE {metrics['rmse']:.3f} (global mean {metrics['rmse_global_mean']:.3f}), "
+              f"hit rate@10 {metrics['hit_rate_at_10']:.3f} (most popular {metrics['hit_rate_at_10_most_popular']:.3f})")
+    print(f"popular in France        {', '.join(popular)}")
+    if similar:
+        print(f"similar to {popular[0]:<13} {', '.join(f'{code} ({dist:.3f})' for code, dist in similar)}")
     print(f"local stack              MariaDB :{cfg.mysql_port}  PostgreSQL :{cfg.pg_port}  "
           f"moto :{cfg.moto_port}  (state in {cfg.state_dir})")

@@ -237,8 +237,8 @@ def main() -> None:
         update_catalog(args, manifest["schema"])
     else:
         log("Glue Data Catalog update skipped (local run or failed quality)")
-    log(f"wrote {manifest['row_count']} rows to {manifest['snapshot']}, quality passed: "
-        f"{manifest['quality']['passed']}")
+    log(f"wrote {manifest['row_count']} rows to {args['output_path']}/export_date={args['export_date']}, "
+        f"quality passed: {manifest['quality']['passed']}")
     spark.stop()
 
 
