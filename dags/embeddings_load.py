@@ -27,12 +27,10 @@ from datetime import datetime
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import Param, chain, dag, task
 
-from dataplatform import model_artifacts, vector_store
 from dataplatform.assets import ML_MODEL_ARTIFACTS
 from dataplatform.config import settings
 from dataplatform.connections import aws_client, source_hook, vector_hook
 from dataplatform.dag_defaults import default_args, no_retry_on
-from dataplatform.embeddings_file import EmbeddingsFileError
 
 
 @dag(
@@ -53,6 +51,7 @@ from dataplatform.embeddings_file import EmbeddingsFileError
     doc_md=__doc__,
 )
 def embeddings_load():
+    """Task bodies import `model_artifacts` and `vector_store` (numpy, psycopg) themselves: not paid at parse."""
     s = settings()
 
     @task.branch
@@ -61,6 +60,8 @@ def embeddings_load():
 
     @task.short_circuit
     def resolve_model_version(params=None, triggering_asset_events=None, ti=None) -> bool:
+        from dataplatform import model_artifacts, vector_store
+
         events = (triggering_asset_events or {}).get(ML_MODEL_ARTIFACTS, [])
         requested = params["version"] or (events[-1].extra.get("version") if events else None)
         artifacts = model_artifacts.resolve(aws_client("s3"), s.ml_artifacts_bucket, requested)
@@ -85,7 +86,10 @@ def embeddings_load():
         timeout=6 * 3600,
     )
 
-    def _validated(ti, min_coverage: float) -> tuple[model_artifacts.ArtifactSet, model_artifacts.ValidatedEmbeddings]:
+    def _validated(ti, min_coverage: float):
+        from dataplatform import model_artifacts
+        from dataplatform.embeddings_file import EmbeddingsFileError
+
         s3 = aws_client("s3")
         artifacts = model_artifacts.with_manifest(
             s3, model_artifacts.ArtifactSet(**ti.xcom_pull(task_ids="resolve_model_version", key="artifacts")))
@@ -103,6 +107,8 @@ def embeddings_load():
 
     @task
     def load_embeddings(validated: dict, params=None, ti=None) -> dict:
+        from dataplatform import model_artifacts, vector_store
+
         artifacts, emb = _validated(ti, params["min_product_coverage"])
         if emb.sha256 != validated["sha256"]:
             raise ValueError(f"{artifacts.version}: files changed since validation; re-run to validate them")
@@ -111,10 +117,12 @@ def embeddings_load():
                 pg, artifacts.version, emb.items, emb.users,
                 source_uris={n: artifacts.uri(n) for n in (model_artifacts.ITEMS, model_artifacts.USERS)},
                 metrics=(artifacts.manifest or {}).get("metrics"))
-        return result.__dict__ if hasattr(result, "__dict__") else dict(result)
+        return result.__dict__
 
     @task
     def swap_live_embeddings(validated: dict) -> str:
+        from dataplatform import vector_store
+
         with vector_hook().get_conn() as pg:
             vector_store.swap_live(pg, validated["version"])
             vector_store.prune(pg)
@@ -122,11 +130,15 @@ def embeddings_load():
 
     @task
     def verify_live_model(version: str, validated: dict) -> dict:
+        from dataplatform import vector_store
+
         with vector_hook().get_conn() as pg:
             return vector_store.verify_live(pg, version, items=validated["items"], users=validated["users"])
 
     @task
     def rollback_live_model(params=None) -> dict:
+        from dataplatform import vector_store
+
         with vector_hook().get_conn() as pg:
             return {"live": vector_store.rollback(pg, params["rollback_to"])}
 

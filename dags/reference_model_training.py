@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import airflow.providers.amazon.aws.assets.s3  # noqa: F401 - s3:// Asset URIs; the DAG processor pre-imports it once
 from airflow.sdk import Param, dag, task
 
-from dataplatform import reference_model, training_export
+from dataplatform import training_export
 from dataplatform.assets import ML_MODEL_ARTIFACTS, TRAINING_SNAPSHOT
 from dataplatform.config import settings
 from dataplatform.connections import aws_client
@@ -44,6 +45,8 @@ def reference_model_training():
 
     @task(outlets=[ML_MODEL_ARTIFACTS])
     def train_reference_model(params=None, triggering_asset_events=None, outlet_events=None) -> dict:
+        from dataplatform import reference_model  # numpy + pyarrow: imported when training, not at parse
+
         events = (triggering_asset_events or {}).get(TRAINING_SNAPSHOT, [])
         export_date = params["export_date"] or (events[-1].extra["export_date"] if events else None)
         if not export_date:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import airflow.providers.amazon.aws.assets.s3  # noqa: F401 - s3:// Asset URIs; the DAG processor pre-imports it once
 from airflow.sdk import Param, chain, dag, task
 
 from dataplatform import popular_products, training_export

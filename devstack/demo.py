@@ -66,7 +66,8 @@ def run_demo(cfg: StackConfig) -> None:
     metrics = live.get("metrics") or {}
     if metrics:
         print(f"  holdout                RMSE {metrics['rmse']:.3f} (global mean {metrics['rmse_global_mean']:.3f}), "
-              f"hit rate@10 {metrics['hit_rate_at_10']:.3f} (most popular {metrics['hit_rate_at_10_most_popular']:.3f})")
+              f"hit rate@10 {metrics['hit_rate_at_10']:.3f} "
+              f"(most popular {metrics['hit_rate_at_10_most_popular']:.3f})")
     print(f"popular in France        {', '.join(popular)}")
     if similar:
         print(f"similar to {popular[0]:<13} {', '.join(f'{code} ({dist:.3f})' for code, dist in similar)}")

@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 from airflow.sdk.exceptions import AirflowFailException
 
 from dataplatform.config import settings
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 
 OWNER = "data-platform"
 
@@ -24,6 +26,8 @@ FAILURE_MESSAGE = (
 
 
 def failure_alert() -> SnsNotifier:
+    from airflow.providers.amazon.aws.notifications.sns import SnsNotifier  # boto3: paid on failure, not parse
+
     s = settings()
     return SnsNotifier(
         aws_conn_id=s.aws_conn_id,

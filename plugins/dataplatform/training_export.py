@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from dataplatform.paths import include_dir, sql_path
 from dataplatform.source_schema import Contract, LiveColumn, SchemaReport, check
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SNAPSHOT_ROOT = "ratings_ml_training"
 MANIFEST, MARKER = "_manifest.json", "_SUCCESS"
@@ -71,6 +71,9 @@ def validate_snapshot(s3: Any, bucket: str, export_date: str) -> Snapshot:
 
 def read_snapshot_table(s3: Any, bucket: str, export_date: str) -> pa.Table:
     """A validated snapshot's rows (the gate is checked again: never train on a failed snapshot)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     validate_snapshot(s3, bucket, export_date)
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=snapshot_key(export_date) + "/")
     keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))

@@ -33,7 +33,8 @@ index only serves the operator of its operator class, hence two. Users get no AN
 looked up by primary key. HNSW rather than IVFFlat: no training step on the data (so it can be built right
 after the COPY of any size, including a small catalogue), better recall/latency trade-off, and it stays
 accurate as rows change. `m` = 16 and `ef_construction` = 64 are pgvector's defaults; the build session gets
-`maintenance_work_mem` = 256MB (the graph must fit in it for a fast build: ~100k items need far less).
+`maintenance_work_mem` = 256MB: the graph must fit in it for a fast build, and a 32-dim index takes ~0.4 KB
+per item (41 MB at 100k, 414 MB at 1M: bench/results/vector_load.md), so raise it beyond ~500k items.
 
 **Going live** (`swap_live`, `rollback`): one transaction drops and re-creates both views over the
 version's tables (DROP + CREATE: the dimension, the column's typmod, may change) and moves the live flag.

@@ -66,7 +66,7 @@ def test_decimal_precision_is_kept(source) -> None:
     types = dict(out.dtypes)
     assert types["creditLimit"] == types["buyPrice"] == types["MSRP"] == "decimal(10,2)"
     row = out.where("customerNumber = 1 AND productCode = 'P2'").first()
-    assert row.MSRP == Decimal("99999999.99") and row.buyPrice == Decimal("0.01")
+    assert Decimal("99999999.99") == row.MSRP and row.buyPrice == Decimal("0.01")
     assert row.creditLimit == Decimal("227600.00")
 
 
