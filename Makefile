@@ -36,8 +36,10 @@ bundle: setup  ## build what MWAA takes into build/mwaa/
 deploy: bundle  ## upload the bundle to the MWAA bucket and Glue scripts to the Glue assets bucket
 	$(PY) -m deploy.mwaa upload
 
-bench: setup  ## run the benchmarks (results in bench/results/)
+bench: stack-up  ## run every benchmark (results in bench/results/; ~30 min)
 	$(PY) bench/dag_parse.py
+	eval "$$($(PY) -m devstack env)" && $(PY) bench/export_scale.py && $(PY) bench/vector_load.py \
+		&& $(PY) bench/vector_search.py
 
 lock:  ## re-resolve requirements-lock.txt from requirements-dev.in (Python 3.11 and 3.12)
 	uv pip compile -q requirements-dev.in --universal --python-version 3.11 -o requirements-lock.txt
