@@ -70,6 +70,8 @@ def test_export_writes_snapshot_manifest_marker_and_asset_event(run_dag, source,
     assert table.num_rows == joined_count(source) == results["validate_snapshot"]["row_count"]
     assert table.column_names[-1] == "productRating" and "creditLimit" in table.column_names
     assert str(table.schema.field("creditLimit").type) == "decimal128(10, 2)"
+    customers = table.column("customerNumber").to_pylist()
+    assert customers == sorted(customers)  # each customer's rows together: Parquet encodes them compactly
     manifest = json.loads(s3.get_object(Bucket=settings().data_lake_bucket,
                                         Key=f"{snapshot_key('2026-01-05')}/_manifest.json")["Body"].read())
     assert manifest["quality"]["passed"] and manifest["source_row_counts"]["joined"] == table.num_rows
