@@ -31,7 +31,8 @@ gets its own database `bench_<size>` with the full `customers` and `products` an
 of the larger ones). The `classicmodels` database is never touched. All `bench_*` databases are dropped at
 the end unless `--keep-databases`; `--reuse-databases` skips the seed when they already hold the right counts.
 
-Runs are interleaved (Spark, baseline, Spark, baseline, ...) so drift in machine load hits both; the best run
+Runs are interleaved in rounds (each round: the empty spark-submit, then every size, Spark then baseline) so
+drift in machine load spreads over sizes and over both paths; the best run
 (the least disturbed on a shared machine) is the headline, medians and every run are listed too (2 runs for
 sizes >= 1M by default, `--large-runs`). Takes 10-20 minutes on 2 cores depending on other load, seed
 included. Writes the Markdown result (machine, tables, interpretation) and prints it; exits 1 if the outputs
@@ -47,6 +48,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -496,36 +498,43 @@ def log(message: str) -> None:
 
 def run(mysql: MySQL, sizes: list[int], runs: int, large_runs: int, empty_runs: int,
         workdir: Path) -> tuple[list[SizeResult], list[Timing]]:
+    """Rounds: each round runs the empty spark-submit and every size once (Spark, then baseline), so that a
+    burst of other load on the machine hits one run of several sizes rather than every run of one size."""
     columns = load_contract().output_columns
     server = server_pid(mysql.port)
     empty: list[Timing] = []
-    for i in range(empty_runs):
-        empty.append(run_empty_spark(workdir))
-        log(f"empty spark-submit {i + 1}/{empty_runs}: {describe(empty[-1])}")
-    results = []
-    for size in sizes:
-        result = SizeResult(size=size, database=f"bench_{label(size)}")
-        n = large_runs if size >= LARGE else runs
-        for i in range(n):
-            out = workdir / f"spark_{label(size)}_{i}"
+    results = [SizeResult(size=size, database=f"bench_{label(size)}") for size in sizes]
+    counts = {r.size: large_runs if r.size >= LARGE else runs for r in results}
+    for i in range(max([empty_runs, *counts.values()])):
+        if i < empty_runs:
+            empty.append(run_empty_spark(workdir))
+            log(f"empty spark-submit {i + 1}/{empty_runs}: {describe(empty[-1])}")
+        for result in results:
+            n = counts[result.size]
+            if i >= n:
+                continue
+            name = label(result.size)
+            out = workdir / f"spark_{name}_{i}"
             server0 = process_cpu(server)
             timing, manifest = run_spark(mysql, result.database, out, workdir)
             timing.server_cpu = process_cpu(server) - server0
             result.spark.append(timing)
             result.rows = manifest["row_count"]
-            log(f"{label(size)} spark {i + 1}/{n}: {describe(timing)}, {manifest['row_count']} rows"
+            log(f"{name} spark {i + 1}/{n}: {describe(timing)}, {manifest['row_count']} rows"
                 f"{' - ' + timing.note if timing.note else ''}")
-            base_file = workdir / f"baseline_{label(size)}_{i}.parquet"
+            base_file = workdir / f"baseline_{name}_{i}.parquet"
             server0 = process_cpu(server)
             timing, summary = run_baseline(mysql, result.database, base_file)
             timing.server_cpu = process_cpu(server) - server0
             result.baseline.append(timing)
-            log(f"{label(size)} baseline {i + 1}/{n}: {describe(timing)}, {summary['row_count']} rows")
+            log(f"{name} baseline {i + 1}/{n}: {describe(timing)}, {summary['row_count']} rows")
             if i == n - 1:
                 result.comparison = compare(out / f"export_date={EXPORT_DATE}", base_file, columns)
                 result.comparison["source_row_counts"] = manifest["source_row_counts"]
-                log(f"{label(size)} outputs match: {result.comparison['match']}")
-        results.append(result)
+                result.comparison["code_version"] = manifest["code_version"]
+                log(f"{name} outputs match: {result.comparison['match']}")
+            shutil.rmtree(out)
+            base_file.unlink()
     return results, empty
 
 
@@ -569,6 +578,17 @@ def machine(mysql: MySQL) -> dict[str, str]:
         "source server": f"MariaDB {server} on 127.0.0.1 (same machine), innodb_buffer_pool_size "
                          f"{int(pool) // 1024**2} MiB",
     }
+
+
+def script_version(results: list[SizeResult]) -> str:
+    """The script the runs used: its code_version (as in the manifest) and its git state."""
+    versions = sorted({r.comparison.get("code_version", "?") for r in results})
+    git = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h", "--",
+                          "include/glue/training_data_export.py"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+                            "include/glue/training_data_export.py"], capture_output=True, text=True).stdout.strip()
+    state = "with uncommitted changes" if dirty else "as committed"
+    return f"code_version `{', '.join(versions)}` (sha256 prefix, as in the manifest); last commit `{git}`, {state}"
 
 
 def _growth(values: list[float], sizes: list[int]) -> list[str]:
@@ -624,41 +644,42 @@ def interpretation(results: list[SizeResult], empty: list[Timing]) -> list[str]:
             f"{bb[big.size].phases['join+write']:.1f} s. Spark/baseline (best runs): "
             f"{sb[small.size].wall / bb[small.size].wall:.0f}x at {small.size:,}, "
             f"{sb[big.size].wall / bb[big.size].wall:.0f}x at {big.size:,}.")
-    start_small, start_big = sb[small.size].phases.get("start", 0), sb[big.size].phases.get("start", 0)
-    contended = (f" The start phase, whose work does not depend on the data size, took {start_big:.0f} s in the "
-                 f"best {big.size:,} run against {start_small:.0f} s at {small.size:,} (load average "
-                 f"{sb[big.size].load:.1f} against {sb[small.size].load:.1f}): the larger runs were slowed by other "
-                 "load, so the wall-time growth overstates Spark's own; its CPU time is the better guide."
-                 if start_small and start_big > 1.5 * start_small else "")
+    cores = {r.size: sb[r.size].cpu / sb[r.size].wall for r in results}
+    top = max(cores.values())
+    top_size = max(cores, key=lambda k: cores[k])
+    squeezed = [r.size for r in results if cores[r.size] < 0.75 * top]
+    contended = (f" Spark used {top:.1f} of the 2 cores (CPU/wall) in the best {top_size:,} run, but only "
+                 + ", ".join(f"{cores[s]:.1f} in the best {s:,} run" for s in squeezed)
+                 + ": there the other core was busy with other processes, so those wall times are inflated (by "
+                 f"up to x{top / min(cores[s] for s in squeezed):.1f}) and wall-time growth towards them "
+                 "overstates Spark's own; its CPU time is the better guide." if squeezed else
+                 f" Spark used {min(cores.values()):.1f}-{top:.1f} of the 2 cores (CPU/wall) in its best runs.")
     lines += [
-        f"- **Wall time is noisy here; CPU time is steadier.** The machine was shared (load average above and "
-        f"per run below): Spark's wall time varied up to x{spread[0]:.1f} between runs of one size "
-        f"({spread[1]:,} ratings).{contended} At {big.size:,} ratings the best Spark run took "
-        f"{sb[big.size].wall:.0f} s for {sb[big.size].cpu:.0f} s of CPU ({sb[big.size].cpu / 2:.0f} s if both "
-        "cores were busy all the time): the rest is single-threaded stretches (start-up, driver planning, the "
-        "one-partition `products` read) and waiting for CPU held by other processes. MariaDB itself used only "
-        f"{med(t.server_cpu for t in big.spark):.1f} s of CPU per Spark run there, so the source is not the "
-        "bottleneck. Best-of and CPU numbers are the ones to compare; medians are shown for the spread.",
+        f"- **Wall time is noisy here; CPU time is steadier.** The machine was shared (load average above, "
+        f"every run below): Spark's wall time varied up to x{spread[0]:.1f} between runs of one size "
+        f"({spread[1]:,} ratings).{contended} Even alone, Spark cannot keep both cores busy all the time: "
+        "start-up, driver planning and the one-partition `products` read are single-threaded (the empty "
+        f"spark-submit uses {med(t.cpu / t.wall for t in empty) if empty else 0:.1f} core). MariaDB itself used "
+        f"only {med(t.server_cpu for t in big.spark):.1f} s of CPU per Spark run at {big.size:,}, so the source "
+        "is not the bottleneck. Best-of and CPU numbers are the ones to compare; medians show the spread.",
     ]
     c = big.comparison
-    if c["spark_bytes"] > 1.1 * c["baseline_bytes"]:
+    ratio = c["spark_bytes"] / c["baseline_bytes"]
+    layout = (f" At {big.size:,} ratings the job writes {c['spark_files']} file(s), {c['spark_bytes'] / 1e6:.1f} MB, "
+              f"the baseline one file, {c['baseline_bytes'] / 1e6:.1f} MB (job/baseline x{ratio:.2f}); rows per run "
+              f"of equal `customerNumber`: job {c['run_length'][0]:.2f}, baseline {c['run_length'][1]:.2f}.")
+    if ratio > 1.1 and c["run_length"][0] < 0.5 * c["run_length"][1]:
         diffs = sorted(c["columns_spark"], key=lambda k: c["columns_baseline"][k][0] - c["columns_spark"][k][0])
         worst = ", ".join(f"`{k}` x{c['columns_spark'][k][0] / c['columns_baseline'][k][0]:.1f}" for k in diffs[:4])
-        user = set(json.loads(load_contract().job_argument())["user_features"])
-        which = "per-customer columns" if set(diffs[:4]) <= user else "columns"
-        layout = (f" At {big.size:,} ratings the job's output is {c['spark_bytes'] / c['baseline_bytes']:.2f}x the "
-                  f"size of the baseline's ({c['spark_bytes'] / 1e6:.1f} vs {c['baseline_bytes'] / 1e6:.1f} MB); "
-                  f"the difference is in the {which} ({worst}). The baseline's rows keep the source's "
-                  f"customer order ({c['run_length'][1]:.1f} rows per run of equal `customerNumber`), which "
-                  "dictionary and run-length encoding compress well; in the job's files the runs are gone "
-                  f"({c['run_length'][0]:.2f} rows per run): `repartition(rows // 1M + 1)` is a round-robin "
-                  "shuffle, and for more than one output partition Spark first sorts each input partition by the "
-                  "rows' bytes to make it deterministic (`spark.sql.execution.sortBeforeRepartition`, SPARK-23207; "
-                  "skipped for `repartition(1)`, i.e. below 1M rows). `repartitionByRange` on the keys, or a "
-                  "`sortWithinPartitions`, would keep the runs. Small at this scale, but it grows with the "
-                  "ratings per customer and every training read pays it.")
-    else:
-        layout = " File sizes are within 10% of each other."
+        layout += (f" The job's files lost the customer order, and the difference is in the columns that repeat "
+                   f"per customer ({worst}), which dictionary and run-length encoding compress well only when a "
+                   "customer's rows are together. A round-robin `repartition(n)` does this: for n > 1 Spark first "
+                   "sorts each input partition by the rows' bytes to make it deterministic "
+                   "(`spark.sql.execution.sortBeforeRepartition`, SPARK-23207; skipped for n = 1). "
+                   "`repartitionByRange` on the keys plus `sortWithinPartitions` keeps the runs.")
+    elif ratio < 0.9 and c["run_length"][0] >= c["run_length"][1]:
+        layout += (" The job's files are the smaller ones here: the row order decides how well dictionary and "
+                   "run-length encoding work, and the job's is at least as clustered as the baseline's.")
     lines += [
         "- **Same output.** Both paths give the same rows (row count, column sums and a whole-row checksum "
         "agree) with the same Parquet schema, so the baseline does the job's work, not a cheaper "
@@ -688,7 +709,8 @@ def report(results: list[SizeResult], empty: list[Timing], runs: int, large_runs
         "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC with `bench/export_scale.py --runs {runs} --large-runs {large_runs}` "
         f"(method in its docstring): {runs} run(s) per size below 1M ratings, {large_runs} at 1M"
-        f"{' (a single run: no spread)' if large_runs == 1 else ''}, Spark and baseline runs interleaved. "
+        f"{' (a single run: no spread)' if large_runs == 1 else ''}, in rounds (each round: the empty "
+        "spark-submit, then every size, Spark then baseline). "
         "Headline figures are the best (fastest) run of each size, the one least disturbed by other load; "
         "medians and every run are listed too. Rows = ratings exported (every rating has its customer and "
         "product, so the joined set has as many rows); the full `customers` (100,000 rows) and `products` "
@@ -697,6 +719,7 @@ def report(results: list[SizeResult], empty: list[Timing], runs: int, large_runs
         "## Machine",
         "",
         *[f"- {k}: `{v}`" for k, v in machine(mysql).items()],
+        f"- Glue script: `include/glue/training_data_export.py`, {script_version(results)}",
         f"- load average (1, 5, 15 min): start `{', '.join(f'{x:.2f}' for x in loads[0])}`, "
         f"end `{', '.join(f'{x:.2f}' for x in loads[1])}`: the machine was shared with other work (tests, "
         "other benchmarks, the demo), which inflates wall times",
@@ -705,9 +728,9 @@ def report(results: list[SizeResult], empty: list[Timing], runs: int, large_runs
         "",
         "| ratings | Spark best (s) | Spark median, min-max (s) | Spark CPU (s) | baseline best (s) "
         "| baseline median, min-max (s) | baseline CPU (s) | Spark/baseline wall (best) | Spark/baseline CPU "
-        "| Spark rows/s | baseline rows/s | Spark best minus fixed cost (s) "
+        "| Spark cores used (best run) | Spark rows/s | baseline rows/s | Spark best minus fixed cost (s) "
         "| MariaDB CPU during Spark / baseline (s) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         sw, bw = [t.wall for t in r.spark], [t.wall for t in r.baseline]
@@ -715,11 +738,13 @@ def report(results: list[SizeResult], empty: list[Timing], runs: int, large_runs
         lines.append(
             f"| {r.size:,} | **{min(sw):.1f}** | {med(sw):.1f}, {min(sw):.1f}-{max(sw):.1f} | {s_cpu:.1f} | "
             f"**{min(bw):.2f}** | {med(bw):.2f}, {min(bw):.2f}-{max(bw):.2f} | {b_cpu:.2f} | "
-            f"**{min(sw) / min(bw):.0f}x** | {s_cpu / b_cpu:.0f}x | {r.rows / min(sw):,.0f} | "
+            f"**{min(sw) / min(bw):.0f}x** | {s_cpu / b_cpu:.0f}x | {best(r.spark).cpu / min(sw):.1f} | "
+            f"{r.rows / min(sw):,.0f} | "
             f"{r.rows / min(bw):,.0f} | {min(sw) - empty_best:.1f} | {med(t.server_cpu for t in r.spark):.1f} / "
             f"{med(t.server_cpu for t in r.baseline):.1f} |")
     lines += ["", "CPU: user + system time, median of the runs (Spark: every process of the `spark-submit`; baseline: "
-              "this process, DuckDB's threads included); neither includes MariaDB's, which is the last column: "
+              "this process, DuckDB's threads included); cores used = CPU / wall of the run (2 = both cores busy all "
+              "the time). Neither includes MariaDB's CPU, which is the last column: "
               "CPU time of the local server process during each run, read from /proc (it counts every client of "
               "the server, so other work using it at the same time inflates it). Rows/s: rows / best wall time."]
     if empty:
@@ -783,15 +808,19 @@ def report(results: list[SizeResult], empty: list[Timing], runs: int, large_runs
     if notes:
         lines += ["**Note:** " + "; ".join(notes) + " (timings kept: everything the job does had finished).", ""]
     lines += interpretation(results, empty)
-    lines += ["## Every run", "", "| ratings | run | Spark wall (s) | Spark CPU (s) | load (1 min) after | "
-              "baseline wall (s) | baseline CPU (s) | load (1 min) after |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in results:
-        for i, (s, b) in enumerate(zip(r.spark, r.baseline, strict=True)):
-            lines.append(f"| {r.size:,} | {i + 1} | {s.wall:.1f} | {s.cpu:.1f} | {s.load:.1f} | {b.wall:.2f} | "
-                         f"{b.cpu:.2f} | {b.load:.1f} |")
-    for i, t in enumerate(empty):
-        lines.append(f"| empty spark-submit | {i + 1} | {t.wall:.1f} | {t.cpu:.1f} | {t.load:.1f} | - | - | - |")
+    lines += ["## Every run, in order", "", "| round | ratings | Spark wall (s) | Spark CPU (s) | Spark cores used "
+              "| load (1 min) after | baseline wall (s) | baseline CPU (s) | load (1 min) after |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for i in range(max([len(empty), *(len(r.spark) for r in results)])):
+        if i < len(empty):
+            t = empty[i]
+            lines.append(f"| {i + 1} | empty spark-submit | {t.wall:.1f} | {t.cpu:.1f} | {t.cpu / t.wall:.1f} | "
+                         f"{t.load:.1f} | - | - | - |")
+        for r in results:
+            if i < len(r.spark):
+                s, b = r.spark[i], r.baseline[i]
+                lines.append(f"| {i + 1} | {r.size:,} | {s.wall:.1f} | {s.cpu:.1f} | {s.cpu / s.wall:.1f} | "
+                             f"{s.load:.1f} | {b.wall:.2f} | {b.cpu:.2f} | {b.load:.1f} |")
     lines += ["", "Setup (not timed above): " + ", ".join(
         f"{k} {v:.0f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in setup.items()) + ".", ""]
     return "\n".join(lines)
