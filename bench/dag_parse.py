@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from host import host_facts
+
 REPO = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 0.5
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "dag_parse.md"
@@ -171,18 +173,10 @@ def run(runs: int) -> tuple[list[Result], Result]:
 
 
 def machine() -> dict[str, str]:
-    cpu, cores = "unknown", os.cpu_count() or 0
-    try:
-        models = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")]
-        cpu = models[0] if models else cpu
-    except OSError:
-        pass
     import airflow
 
     return {
-        "uname -a": subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip(),
-        "CPU": f"{cpu} ({cores} logical CPUs)",
+        **host_facts(),
         "Python": platform.python_version(),
         "Airflow": airflow.__version__,
         "load average (1, 5, 15 min) at the end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),

@@ -71,6 +71,7 @@ import MySQLdb  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from host import host_facts  # noqa: E402
 
 from dataplatform import glue_local  # noqa: E402
 from dataplatform.glue_jobs import GlueJobSpec  # noqa: E402
@@ -552,10 +553,6 @@ def _cmd_version(argv: list[str]) -> str:
 def machine(mysql: MySQL) -> dict[str, str]:
     import pyspark
 
-    info = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    models = [ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")]
-    mem = [ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")] \
-        if Path("/proc/meminfo").exists() else []
     conn = mysql.connect()
     try:
         cur = conn.cursor()
@@ -564,9 +561,7 @@ def machine(mysql: MySQL) -> dict[str, str]:
     finally:
         conn.close()
     return {
-        "uname -a": _cmd_version(["uname", "-a"]),
-        "CPU": f"{models[0] if models else 'unknown'} ({os.cpu_count()} logical CPUs)",
-        "RAM": f"{int(mem[0].split()[1]) / 1024**2:.1f} GiB" if mem else "unknown",
+        **host_facts(),
         "Python": platform.python_version(),
         "Java": _cmd_version(["java", "-version"]),
         "Spark (pyspark)": pyspark.__version__,

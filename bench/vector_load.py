@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -41,6 +40,8 @@ from psycopg.conninfo import make_conninfo
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "plugins"))
+
+from host import host_facts  # noqa: E402
 
 from dataplatform import vector_store as vs  # noqa: E402
 from dataplatform.embeddings_file import EmbeddingsTable  # noqa: E402
@@ -90,20 +91,6 @@ def reset_schema(conn: psycopg.Connection, create: bool) -> None:
 
 def machine(conn: psycopg.Connection) -> dict[str, str]:
     """Where the numbers come from: hardware, load, software versions and the server settings that matter."""
-    cpu = "unknown"
-    try:
-        models = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")]
-        cpu = models[0] if models else cpu
-    except OSError:
-        pass
-    memory = "unknown"
-    try:
-        kib = next(int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
-                   if ln.startswith("MemTotal"))
-        memory = f"{kib / 2**20:.1f} GiB"
-    except (OSError, StopIteration):
-        pass
     from importlib.metadata import version
 
     def setting(name: str) -> str:
@@ -112,9 +99,7 @@ def machine(conn: psycopg.Connection) -> dict[str, str]:
     server = conn.execute("SELECT current_setting('server_version'), "
                           "(SELECT extversion FROM pg_extension WHERE extname = 'vector')").fetchone()
     return {
-        "uname -a": subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip(),
-        "CPU": f"{cpu} ({os.cpu_count()} logical CPUs)",
-        "memory": memory,
+        **host_facts(),
         "load average (1, 5, 15 min) at the start": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "Python": platform.python_version(),
         "psycopg / pgvector-python / numpy": f"{version('psycopg')} / {version('pgvector')} / {np.__version__}",
