@@ -73,11 +73,11 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from host import host_facts  # noqa: E402
 
-from dataplatform import glue_local  # noqa: E402
-from dataplatform.glue_jobs import GlueJobSpec  # noqa: E402
+from dataplatform.batch.glue_jobs import GlueJobSpec  # noqa: E402
+from dataplatform.batch.source_schema import Contract  # noqa: E402
+from dataplatform.batch.training_export import load_contract  # noqa: E402
 from dataplatform.paths import glue_script  # noqa: E402
-from dataplatform.source_schema import Contract  # noqa: E402
-from dataplatform.training_export import load_contract  # noqa: E402
+from devstack import glue_local  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "export_scale.md"
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)

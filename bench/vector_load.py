@@ -43,8 +43,8 @@ sys.path.insert(0, str(REPO / "plugins"))
 
 from host import host_facts  # noqa: E402
 
-from dataplatform import vector_store as vs  # noqa: E402
-from dataplatform.embeddings_file import EmbeddingsTable  # noqa: E402
+from dataplatform.vectordb import store as vs  # noqa: E402
+from dataplatform.vectordb.embeddings_file import EmbeddingsTable  # noqa: E402
 
 SCHEMA = os.environ.get("BENCH_SCHEMA", "bench")
 """The benches' schema (dropped at the end); override only to run two benches at once."""

@@ -51,7 +51,7 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 from vector_load import DIMENSION, REPO, clustered_vectors, conninfo, machine, product_codes, reset_schema  # noqa: E402
 
-from dataplatform import vector_store as vs  # noqa: E402
+from dataplatform.vectordb import store as vs  # noqa: E402
 
 K = 10
 WARMUP = 20

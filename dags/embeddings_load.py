@@ -27,10 +27,10 @@ from datetime import datetime
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import Param, chain, dag, task
 
-from dataplatform.assets import ML_MODEL_ARTIFACTS
 from dataplatform.config import settings
-from dataplatform.connections import aws_client, source_hook, vector_hook
-from dataplatform.dag_defaults import default_args, no_retry_on
+from dataplatform.orchestration.assets import ML_MODEL_ARTIFACTS
+from dataplatform.orchestration.connections import aws_client, source_hook, vector_hook
+from dataplatform.orchestration.dag_defaults import default_args, no_retry_on
 
 
 @dag(
@@ -60,7 +60,8 @@ def embeddings_load():
 
     @task.short_circuit
     def resolve_model_version(params=None, triggering_asset_events=None, ti=None) -> bool:
-        from dataplatform import model_artifacts, vector_store
+        from dataplatform.vectordb import artifacts as model_artifacts
+        from dataplatform.vectordb import store as vector_store
 
         events = (triggering_asset_events or {}).get(ML_MODEL_ARTIFACTS, [])
         requested = params["version"] or (events[-1].extra.get("version") if events else None)
@@ -87,8 +88,8 @@ def embeddings_load():
     )
 
     def _validated(ti, min_coverage: float):
-        from dataplatform import model_artifacts
-        from dataplatform.embeddings_file import EmbeddingsFileError
+        from dataplatform.vectordb import artifacts as model_artifacts
+        from dataplatform.vectordb.embeddings_file import EmbeddingsFileError
 
         s3 = aws_client("s3")
         artifacts = model_artifacts.with_manifest(
@@ -107,7 +108,8 @@ def embeddings_load():
 
     @task
     def load_embeddings(validated: dict, params=None, ti=None) -> dict:
-        from dataplatform import model_artifacts, vector_store
+        from dataplatform.vectordb import artifacts as model_artifacts
+        from dataplatform.vectordb import store as vector_store
 
         artifacts, emb = _validated(ti, params["min_product_coverage"])
         if emb.sha256 != validated["sha256"]:
@@ -121,7 +123,7 @@ def embeddings_load():
 
     @task
     def swap_live_embeddings(validated: dict) -> str:
-        from dataplatform import vector_store
+        from dataplatform.vectordb import store as vector_store
 
         with vector_hook().get_conn() as pg:
             vector_store.swap_live(pg, validated["version"])
@@ -130,14 +132,14 @@ def embeddings_load():
 
     @task
     def verify_live_model(version: str, validated: dict) -> dict:
-        from dataplatform import vector_store
+        from dataplatform.vectordb import store as vector_store
 
         with vector_hook().get_conn() as pg:
             return vector_store.verify_live(pg, version, items=validated["items"], users=validated["users"])
 
     @task
     def rollback_live_model(params=None) -> dict:
-        from dataplatform import vector_store
+        from dataplatform.vectordb import store as vector_store
 
         with vector_hook().get_conn() as pg:
             return {"live": vector_store.rollback(pg, params["rollback_to"])}

@@ -23,10 +23,10 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from dataplatform import healthcheck
+from dataplatform import health as healthcheck
 from dataplatform.config import settings
-from dataplatform.connections import aws_client, source_hook, vector_hook
-from dataplatform.dag_defaults import default_args
+from dataplatform.orchestration.connections import aws_client, source_hook, vector_hook
+from dataplatform.orchestration.dag_defaults import default_args
 
 
 @dag(

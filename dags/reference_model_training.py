@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 import airflow.providers.amazon.aws.assets.s3  # noqa: F401 - s3:// Asset URIs; the DAG processor pre-imports it once
 from airflow.sdk import Param, dag, task
 
-from dataplatform import training_export
-from dataplatform.assets import ML_MODEL_ARTIFACTS, TRAINING_SNAPSHOT
+from dataplatform.batch import training_export
 from dataplatform.config import settings
-from dataplatform.connections import aws_client
-from dataplatform.dag_defaults import default_args
+from dataplatform.orchestration.assets import ML_MODEL_ARTIFACTS, TRAINING_SNAPSHOT
+from dataplatform.orchestration.connections import aws_client
+from dataplatform.orchestration.dag_defaults import default_args
 
 
 @dag(
@@ -45,7 +45,7 @@ def reference_model_training():
 
     @task(outlets=[ML_MODEL_ARTIFACTS])
     def train_reference_model(params=None, triggering_asset_events=None, outlet_events=None) -> dict:
-        from dataplatform import reference_model  # numpy + pyarrow: imported when training, not at parse
+        from dataplatform.model import reference_model  # numpy + pyarrow: imported when training, not at parse
 
         events = (triggering_asset_events or {}).get(TRAINING_SNAPSHOT, [])
         export_date = params["export_date"] or (events[-1].extra["export_date"] if events else None)

@@ -32,14 +32,15 @@ from datetime import date, datetime
 import airflow.providers.amazon.aws.assets.s3  # noqa: F401 - s3:// Asset URIs; the DAG processor pre-imports it once
 from airflow.sdk import Param, chain, dag, task
 
-from dataplatform import popular_products, training_export
-from dataplatform.assets import TRAINING_SNAPSHOT
-from dataplatform.config import settings
-from dataplatform.connections import aws_client, source_hook, vector_hook
-from dataplatform.dag_defaults import default_args, no_retry_on
-from dataplatform.glue_jobs import GlueJobSpec, sync_script
-from dataplatform.operators import GlueJobRunOperator
-from dataplatform.source_schema import SchemaDriftError
+from dataplatform.batch import popular_products, training_export
+from dataplatform.batch.glue_jobs import GlueJobSpec, sync_script
+from dataplatform.batch.glue_operator import GlueJobRunOperator
+from dataplatform.batch.source_schema import SchemaDriftError
+from dataplatform.config import templated
+from dataplatform.handoffs import Snapshot, TrainingSnapshotEvent
+from dataplatform.orchestration.assets import TRAINING_SNAPSHOT
+from dataplatform.orchestration.connections import aws_client, source_hook, vector_hook
+from dataplatform.orchestration.dag_defaults import MACROS, configured, default_args, no_retry_on
 
 EXPORT_DATE = "{{ params.export_date or ds }}"
 
@@ -50,23 +51,24 @@ EXPORT_DATE = "{{ params.export_date or ds }}"
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
+    user_defined_macros=MACROS,
     params={"export_date": Param(None, type=["null", "string"], format="date",
                                  description="Snapshot date to (re)build; empty = the run's date")},
     tags=["batch", "training-data", "glue"],
     doc_md=__doc__,
 )
 def training_data_export():
-    s = settings()
+    s = templated()  # resource names render when a task starts: parsing needs no configuration
     job = GlueJobSpec.load("training_data_export")
 
     @task
     def check_source_schema() -> dict:
         with source_hook().get_conn() as conn, no_retry_on(SchemaDriftError):
-            return training_export.check_source_schema(conn, s.source_database).as_dict()
+            return training_export.check_source_schema(conn, configured().source_database).as_dict()
 
     @task
     def upload_glue_script() -> dict:
-        return sync_script(aws_client("s3"), job, s)
+        return sync_script(aws_client("s3"), job, configured())
 
     run_export_job = GlueJobRunOperator(
         task_id="run_export_job",
@@ -92,15 +94,14 @@ def training_data_export():
     @task(outlets=[TRAINING_SNAPSHOT])
     def validate_snapshot(export_date: str, schema_report: dict, outlet_events=None) -> dict:
         with no_retry_on(training_export.DataQualityError):
-            snapshot = training_export.validate_snapshot(aws_client("s3"), s.data_lake_bucket, export_date)
-        summary = {**snapshot.__dict__, "new_source_columns": schema_report["new_columns"]}
-        outlet_events[TRAINING_SNAPSHOT].extra = {"uri": snapshot.uri, "row_count": snapshot.row_count,
-                                                  "export_date": export_date}
-        return summary
+            snapshot = training_export.validate_snapshot(aws_client("s3"), configured().data_lake_bucket, export_date)
+        outlet_events[TRAINING_SNAPSHOT].extra = TrainingSnapshotEvent(
+            uri=snapshot.uri, row_count=snapshot.row_count, export_date=export_date).payload()
+        return snapshot.model_copy(update={"new_source_columns": schema_report["new_columns"]}).payload()
 
     @task
-    def refresh_popular_products(snapshot: dict) -> dict:
-        as_of = date.fromisoformat(snapshot["export_date"])
+    def refresh_popular_products(validated: dict) -> dict:
+        as_of = date.fromisoformat(Snapshot.from_payload(validated).export_date)
         with source_hook().get_conn() as source, vector_hook().get_conn() as pg:
             rows = popular_products.publish(pg, popular_products.units_sold(source, as_of), as_of)
         return {"as_of": as_of.isoformat(), "rows": rows}

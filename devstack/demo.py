@@ -32,9 +32,11 @@ def dags_test(dag_id: str, conf: dict | None = None) -> float:
 def run_demo(cfg: StackConfig) -> None:
     import psycopg
 
-    from dataplatform import model_artifacts, popular_products, vector_store
+    from dataplatform.batch import popular_products
+    from dataplatform.batch.training_export import MANIFEST, snapshot_key
     from dataplatform.config import settings
-    from dataplatform.training_export import MANIFEST, snapshot_key
+    from dataplatform.vectordb import artifacts as model_artifacts
+    from dataplatform.vectordb import store as vector_store
 
     s = settings()
     s3 = boto3.client("s3")

@@ -21,14 +21,26 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null
 fi
 
-PYTHON=${PYTHON:-python3.11}
-command -v "$PYTHON" >/dev/null || PYTHON=python3
-command -v uv >/dev/null || "$PYTHON" -m pip install -q uv
+# MWAA runs Python 3.12: so does the venv (numpy and others resolve differently per version). pyenv's 3.12
+# if there is one, else a python3.12 that runs; PYTHON=... overrides.
+if [ -z "${PYTHON:-}" ]; then
+  for candidate in $(ls -d "$(pyenv root 2>/dev/null || echo ~/.pyenv)"/versions/3.12*/bin/python3.12 2>/dev/null \
+                     | sort -V -r) python3.12; do
+    if "$candidate" -c '' 2>/dev/null; then PYTHON=$candidate; break; fi
+  done
+  [ -n "${PYTHON:-}" ] || { echo "bootstrap: Python 3.12 not found (install it, or set PYTHON=...)" >&2; exit 1; }
+fi
+if command -v uv >/dev/null; then UV=(uv); else
+  "$PYTHON" -m uv --version >/dev/null 2>&1 || "$PYTHON" -m pip install -q uv
+  UV=("$PYTHON" -m uv)
+fi
+version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
 stamp=.venv/.lock-sha256
-want=$(sha256sum requirements-lock.txt | cut -d' ' -f1)
+want="$(sha256sum requirements-lock.txt | cut -d' ' -f1) $(version "$PYTHON")"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "bootstrap: syncing .venv with requirements-lock.txt"
-  [ -x .venv/bin/python ] || uv venv -q -p "$PYTHON" .venv
-  VIRTUAL_ENV=.venv uv pip sync -q requirements-lock.txt
+  echo "bootstrap: syncing .venv ($PYTHON) with requirements-lock.txt"
+  [ -x .venv/bin/python ] && [ "$(version .venv/bin/python)" != "$(version "$PYTHON")" ] && rm -rf .venv
+  [ -x .venv/bin/python ] || "${UV[@]}" venv -q -p "$PYTHON" .venv
+  "${UV[@]}" pip sync -q --python .venv/bin/python requirements-lock.txt
   echo "$want" > "$stamp"
 fi

@@ -1,27 +1,48 @@
 """One typed settings object for the whole platform.
 
 Every AWS resource name is derived from one prefix, so dev, staging and prod differ by a single value.
-Values come from environment variables (set by `devstack` locally, by the Astro `.env`, and by the MWAA
-startup script), never from Airflow Variables: reading them costs nothing at DAG parse time.
+Values come from the environment, never from Airflow Variables (reading them costs nothing at DAG parse
+time): `DATAPLATFORM_<NAME>`, else the Airflow configuration option `dataplatform.<name>` (which MWAA exports
+as `AIRFLOW__DATAPLATFORM__<NAME>`). `devstack` sets them locally, the Astro image in its Dockerfile, and the
+MWAA startup script derives them from what MWAA provides.
+
+**Nothing has a default that names a resource.** The prefix, the account id and the region are required:
+`settings()` raises `ConfigurationError` naming the variable and the MWAA option to set, and every task
+calls it at start (`orchestration.dag_defaults`), so a misconfigured environment fails before it touches
+anything instead of writing to a production bucket or sending a malformed ARN. Parsing a DAG file needs no
+configuration: DAG files put `templated()` names into operators' templated fields, rendered when the task
+runs, and `parse_time()` gives the Assets a placeholder bucket when nothing is configured.
+
 Plain Python: no Airflow import.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 GlueRunner = Literal["glue", "local"]
+
+_PREFIX = re.compile(r"[a-z0-9][a-z0-9-]{1,38}[a-z0-9]")
+"""Bucket-name safe: the longest derived bucket, `<prefix>-recommendations`, stays within S3's 63 characters."""
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+UNCONFIGURED = "unconfigured"
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not say which account and resources to use; the message says what to set."""
 
 
 @dataclass(frozen=True)
 class Settings:
     prefix: str
     region: str
-    glue_runner: GlueRunner
     account_id: str
+    glue_runner: GlueRunner = "glue"
     retry_delay_seconds: int = 120
     aws_conn_id: str = "aws_default"
     source_conn_id: str = "mysql_source"
@@ -79,20 +100,82 @@ class Settings:
         return f"arn:aws:iam::{self.account_id}:role/{self.prefix}-glue"
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"DATAPLATFORM_{name}", default)
+def _how_to_set(name: str) -> str:
+    return (f"set the environment variable DATAPLATFORM_{name.upper()} (locally: `eval \"$(.venv/bin/python -m "
+            f"devstack env)\"`), or on MWAA the Airflow configuration option dataplatform.{name} "
+            f"(`aws mwaa update-environment --airflow-configuration-options dataplatform.{name}=...`; startup.sh "
+            "exports it)")
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(f"DATAPLATFORM_{name.upper()}") or os.environ.get(f"AIRFLOW__DATAPLATFORM__{name.upper()}")
+    return value.strip() if value and value.strip() else None
+
+
+def _required(name: str, pattern: re.Pattern[str], example: str, problems: list[str]) -> str:
+    value = _raw(name)
+    if value is None:
+        problems.append(f"{name} is not set: {_how_to_set(name)}")
+    elif not pattern.fullmatch(value):
+        problems.append(f"{name}={value!r} is malformed (expected e.g. {example!r}): {_how_to_set(name)}")
+    return value or ""
+
+
+def _optional() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    runner = _raw("glue_runner")
+    if runner is not None:
+        if runner not in ("glue", "local"):
+            raise ConfigurationError(f"glue_runner must be 'glue' or 'local', got {runner!r}")
+        out["glue_runner"] = runner
+    delay = _raw("retry_delay_seconds")
+    if delay is not None:
+        if not delay.isdigit():
+            raise ConfigurationError(f"retry_delay_seconds must be a whole number of seconds, got {delay!r}")
+        out["retry_delay_seconds"] = int(delay)
+    return out
 
 
 @cache
 def settings() -> Settings:
-    runner = _env("GLUE_RUNNER", "glue")
-    if runner not in ("glue", "local"):
-        raise ValueError(f"DATAPLATFORM_GLUE_RUNNER must be 'glue' or 'local', got {runner!r}")
-    prefix = _env("PREFIX", "reco-prod")
-    return Settings(
-        prefix=prefix,
-        region=_env("REGION", "eu-west-1"),
-        glue_runner=runner,  # type: ignore[arg-type]
-        account_id=_env("ACCOUNT_ID", ""),
-        retry_delay_seconds=int(_env("RETRY_DELAY_SECONDS", "120")),
-    )
+    """The validated settings; raises `ConfigurationError` listing every missing or malformed value."""
+    problems: list[str] = []
+    prefix = _required("prefix", _PREFIX, "reco-staging", problems)
+    account_id = _required("account_id", _ACCOUNT_ID, "123456789012", problems)
+    region = _required("region", _REGION, "eu-west-1", problems)
+    if problems:
+        raise ConfigurationError("the data platform is not configured:\n  " + "\n  ".join(problems))
+    return Settings(prefix=prefix, region=region, account_id=account_id, **_optional())
+
+
+def parse_time() -> Settings:
+    """Settings for what a DAG file needs while it is parsed (Asset URIs, retry delays): the configured values,
+    or `unconfigured` placeholders. Never raises for a missing value; tasks still fail at start without one."""
+    try:
+        return settings()
+    except ConfigurationError:
+        return Settings(prefix=UNCONFIGURED, region=UNCONFIGURED, account_id=UNCONFIGURED, **_optional())
+
+
+class _Templated:
+    """Every `Settings` attribute as the Jinja expression `{{ dataplatform.<name> }}`, rendered when the task runs
+    (the DAGs register the `dataplatform` macro: `orchestration.dag_defaults.MACROS`)."""
+
+    _names = frozenset({f.name for f in fields(Settings)} | {n for n, v in vars(Settings).items()
+                                                              if isinstance(v, property)})
+
+    _fixed = frozenset({"glue_runner", "retry_delay_seconds", "aws_conn_id", "source_conn_id", "vector_conn_id",
+                        "source_database"})
+    """Not resource names and never missing: their values as they are."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self._names:
+            raise AttributeError(f"Settings has no attribute {name!r}")
+        if name in self._fixed:
+            return getattr(parse_time(), name)
+        return "{{ dataplatform." + name + " }}"
+
+
+def templated() -> Any:
+    """Settings whose values are templates: for operators' templated fields in DAG files (typed as Settings)."""
+    return _Templated()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dataplatform.dag_defaults import OWNER
+from dataplatform.orchestration.dag_defaults import OWNER
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))

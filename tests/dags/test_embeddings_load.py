@@ -8,9 +8,9 @@ import uuid
 import numpy as np
 import pytest
 
-from dataplatform import vector_store
 from dataplatform.config import settings
-from dataplatform.embeddings_file import embeddings_csv_bytes
+from dataplatform.vectordb import store as vector_store
+from dataplatform.vectordb.embeddings_file import embeddings_csv_bytes
 
 pytestmark = pytest.mark.stack
 DAG = "embeddings_load"

@@ -10,8 +10,8 @@ import MySQLdb
 import pyarrow.parquet as pq
 import pytest
 
+from dataplatform.batch.training_export import snapshot_key
 from dataplatform.config import settings
-from dataplatform.training_export import snapshot_key
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark]
 DAG = "training_data_export"

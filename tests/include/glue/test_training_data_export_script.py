@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from dataplatform.batch.training_export import load_contract
 from dataplatform.paths import glue_script
-from dataplatform.training_export import load_contract
 
 pytestmark = pytest.mark.spark
 

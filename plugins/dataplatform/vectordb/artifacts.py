@@ -20,8 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dataplatform.embeddings_file import EmbeddingsTable, check_pair, read_embeddings
 from dataplatform.paths import sql_path
+from dataplatform.vectordb.embeddings_file import EmbeddingsTable, check_pair, read_embeddings
 
 MODELS, FLAT = "models/", "embeddings/"
 ITEMS, USERS, MANIFEST = "item_embeddings.csv", "user_embeddings.csv", "manifest.json"

@@ -8,7 +8,6 @@ from typing import Any
 
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 
-from dataplatform import glue_local
 from dataplatform.config import settings
 from dataplatform.paths import glue_script
 
@@ -39,6 +38,8 @@ class GlueJobRunOperator(GlueJobOperator):
 
     def _run_locally(self) -> dict[str, Any]:
         from airflow.sdk import BaseHook
+
+        from devstack import glue_local  # local stack only
 
         conn = BaseHook.get_connection(self.source_conn_id)
         args = dict(self.script_args)

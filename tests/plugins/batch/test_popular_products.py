@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import MySQLdb
 import pytest
 
-from dataplatform import popular_products as pp
+from dataplatform.batch import popular_products as pp
 
 pytestmark = pytest.mark.stack
 AS_OF = date(2026, 6, 30)

@@ -83,7 +83,7 @@ from psycopg.types.json import Jsonb
 from dataplatform.paths import sql_path
 
 if TYPE_CHECKING:
-    from dataplatform.embeddings_file import EmbeddingsTable
+    from dataplatform.vectordb.embeddings_file import EmbeddingsTable
 
 ITEM_PREFIX, USER_PREFIX = "item_embeddings__", "user_embeddings__"
 MAX_SLUG = 33

@@ -10,8 +10,8 @@ import boto3
 import numpy as np
 import pytest
 
-from dataplatform import model_artifacts as ma
-from dataplatform.embeddings_file import EmbeddingsFileError, embeddings_csv_bytes
+from dataplatform.vectordb import artifacts as ma
+from dataplatform.vectordb.embeddings_file import EmbeddingsFileError, embeddings_csv_bytes
 
 pytestmark = pytest.mark.stack
 

@@ -16,8 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dataplatform.embeddings_file import check_pair, read_embeddings
-from dataplatform.reference_model import (
+from dataplatform.model.reference_model import (
     MANIFEST,
     TrainedModel,
     TrainingSet,
@@ -25,6 +24,7 @@ from dataplatform.reference_model import (
     publish,
     train,
 )
+from dataplatform.vectordb.embeddings_file import check_pair, read_embeddings
 
 CITIES = {
     "USA": ["NYC", "San Francisco", "Boston"],

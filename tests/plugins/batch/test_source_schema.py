@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from dataplatform.batch.source_schema import Contract, LiveColumn, SchemaDriftError, check, compare, normalise_type
+from dataplatform.batch.training_export import load_contract
 from dataplatform.paths import include_dir
-from dataplatform.source_schema import Contract, LiveColumn, SchemaDriftError, check, compare, normalise_type
-from dataplatform.training_export import load_contract
 
 CONTRACT = load_contract()
 CONTRACT_PATH = include_dir() / "contracts" / "training_source.yaml"

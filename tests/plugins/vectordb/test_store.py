@@ -19,8 +19,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from dataplatform import vector_store as vs
-from dataplatform.embeddings_file import EmbeddingsTable
+from dataplatform.vectordb import store as vs
+from dataplatform.vectordb.embeddings_file import EmbeddingsTable
 
 pytestmark = pytest.mark.stack
 

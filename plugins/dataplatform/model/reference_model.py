@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from dataplatform.embeddings_file import embeddings_csv_bytes
+from dataplatform.vectordb.embeddings_file import embeddings_csv_bytes
 
 ITEM_EMBEDDINGS = "item_embeddings.csv"
 USER_EMBEDDINGS = "user_embeddings.csv"

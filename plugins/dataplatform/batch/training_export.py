@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dataplatform.batch.source_schema import Contract, LiveColumn, SchemaReport, check
+from dataplatform.handoffs import HandoffError, Snapshot, SnapshotManifest
 from dataplatform.paths import include_dir, sql_path
-from dataplatform.source_schema import Contract, LiveColumn, SchemaReport, check
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,31 +41,33 @@ class DataQualityError(RuntimeError):
     """The snapshot failed its data-quality rules: it has no success marker and must not be trained on."""
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    uri: str
-    export_date: str
-    row_count: int
-    source_row_counts: dict[str, int]
-    code_version: str
+def read_manifest(s3: Any, bucket: str, export_date: str) -> SnapshotManifest:
+    key = f"{snapshot_key(export_date)}/{MANIFEST}"
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey as exc:
+        raise DataQualityError(f"s3://{bucket}/{key} missing: the export did not finish") from exc
+    try:
+        return SnapshotManifest.from_payload(body, source=f"s3://{bucket}/{key}")
+    except HandoffError as exc:
+        raise DataQualityError(str(exc)) from exc
 
 
 def validate_snapshot(s3: Any, bucket: str, export_date: str) -> Snapshot:
-    """The gate: the manifest exists, every rule passed, and the success marker is there."""
+    """The gate: the manifest exists and is well-formed, every rule passed, and the success marker is there."""
     prefix = snapshot_key(export_date)
-    try:
-        manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/{MANIFEST}")["Body"].read())
-    except s3.exceptions.NoSuchKey as exc:
-        raise DataQualityError(f"s3://{bucket}/{prefix}/{MANIFEST} missing: the export did not finish") from exc
-    failed = [f"{r['rule']} ({r['detail']})" for r in manifest["quality"]["rules"] if not r["passed"]]
-    if failed:
-        raise DataQualityError(f"snapshot s3://{bucket}/{prefix}/ failed data quality: " + "; ".join(failed))
+    manifest = read_manifest(s3, bucket, export_date)
+    if manifest.quality.failed or not manifest.quality.passed:
+        failed = "; ".join(f"{r.rule} ({r.detail})" for r in manifest.quality.failed) or "marked failed"
+        raise DataQualityError(f"snapshot s3://{bucket}/{prefix}/ failed data quality: {failed}")
+    if manifest.export_date != export_date:
+        raise DataQualityError(f"s3://{bucket}/{prefix}/{MANIFEST} is for {manifest.export_date}, not {export_date}")
     try:
         s3.head_object(Bucket=bucket, Key=f"{prefix}/{MARKER}")
     except s3.exceptions.ClientError as exc:
         raise DataQualityError(f"s3://{bucket}/{prefix}/{MARKER} missing although all rules passed") from exc
-    return Snapshot(uri=f"s3://{bucket}/{prefix}/", export_date=export_date, row_count=manifest["row_count"],
-                    source_row_counts=manifest["source_row_counts"], code_version=manifest["code_version"])
+    return Snapshot(uri=f"s3://{bucket}/{prefix}/", export_date=export_date, row_count=manifest.row_count,
+                    source_row_counts=manifest.source_row_counts, code_version=manifest.code_version)
 
 
 def read_snapshot_table(s3: Any, bucket: str, export_date: str) -> pa.Table:

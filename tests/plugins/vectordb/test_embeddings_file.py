@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataplatform.embeddings_file import (
+from dataplatform.vectordb.embeddings_file import (
     EmbeddingsFileError,
     EmbeddingsTable,
     check_pair,
