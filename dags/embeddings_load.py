@@ -27,10 +27,11 @@ from datetime import datetime
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import Param, chain, dag, task
 
-from dataplatform.config import settings
+from dataplatform.config import templated
+from dataplatform.handoffs import ArtifactSet, ValidatedModel
 from dataplatform.orchestration.assets import ML_MODEL_ARTIFACTS
 from dataplatform.orchestration.connections import aws_client, source_hook, vector_hook
-from dataplatform.orchestration.dag_defaults import default_args, no_retry_on
+from dataplatform.orchestration.dag_defaults import MACROS, configured, default_args, no_retry_on
 
 
 @dag(
@@ -39,6 +40,7 @@ from dataplatform.orchestration.dag_defaults import default_args, no_retry_on
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
+    user_defined_macros=MACROS,
     params={
         "version": Param(None, type=["null", "string"], description="Model version to load; empty = newest"),
         "min_product_coverage": Param(0.9, type="number", minimum=0, maximum=1,
@@ -51,8 +53,7 @@ from dataplatform.orchestration.dag_defaults import default_args, no_retry_on
     doc_md=__doc__,
 )
 def embeddings_load():
-    """Task bodies import `model_artifacts` and `vector_store` (numpy, psycopg) themselves: not paid at parse."""
-    s = settings()
+    """Task bodies import `vectordb` (numpy, psycopg) themselves: not paid at parse."""
 
     @task.branch
     def choose_action(params=None) -> str:
@@ -60,89 +61,72 @@ def embeddings_load():
 
     @task.short_circuit
     def resolve_model_version(params=None, triggering_asset_events=None, ti=None) -> bool:
-        from dataplatform.vectordb import artifacts as model_artifacts
-        from dataplatform.vectordb import store as vector_store
+        from dataplatform.vectordb import loading
 
-        events = (triggering_asset_events or {}).get(ML_MODEL_ARTIFACTS, [])
-        requested = params["version"] or (events[-1].extra.get("version") if events else None)
-        artifacts = model_artifacts.resolve(aws_client("s3"), s.ml_artifacts_bucket, requested)
-        ti.xcom_push(key="artifacts", value=artifacts.__dict__)
-        with vector_hook().get_conn() as pg:
-            vector_store.ensure_schema(pg)
-            live = vector_store.live_version(pg)
-        if live and live["version"] == artifacts.version:
+        events = [e.extra for e in (triggering_asset_events or {}).get(ML_MODEL_ARTIFACTS, [])]
+        with no_retry_on(*loading.DETERMINISTIC_ERRORS), vector_hook().get_conn() as pg:
+            artifacts, live = loading.resolve(aws_client("s3"), pg, configured().ml_artifacts_bucket,
+                                              loading.requested_version(params["version"], events))
+        ti.xcom_push(key="artifacts", value=artifacts.payload())
+        ti.xcom_push(key="ready_key", value=artifacts.ready_key)
+        if live:
             print(f"{artifacts.version} is already live: nothing to do")
-            return False
-        return True
+        return not live
 
     wait_for_artifacts = S3KeySensor(
         task_id="wait_for_artifacts",
-        bucket_name=s.ml_artifacts_bucket,
-        bucket_key="{{ ti.xcom_pull(task_ids='resolve_model_version', key='artifacts')['prefix'] }}"
-                   "{{ 'manifest.json' if ti.xcom_pull(task_ids='resolve_model_version', key='artifacts')"
-                   "['prefix'].startswith('models/') else 'user_embeddings.csv' }}",
-        aws_conn_id=s.aws_conn_id,
+        bucket_name=templated().ml_artifacts_bucket,
+        bucket_key="{{ ti.xcom_pull(task_ids='resolve_model_version', key='ready_key') }}",
+        aws_conn_id=templated().aws_conn_id,
         deferrable=True,
         poke_interval=60,
         timeout=6 * 3600,
     )
 
     def _validated(ti, min_coverage: float):
-        from dataplatform.vectordb import artifacts as model_artifacts
-        from dataplatform.vectordb.embeddings_file import EmbeddingsFileError
+        from dataplatform.vectordb import loading
 
-        s3 = aws_client("s3")
-        artifacts = model_artifacts.with_manifest(
-            s3, model_artifacts.ArtifactSet(**ti.xcom_pull(task_ids="resolve_model_version", key="artifacts")))
-        with source_hook().get_conn() as source:
-            products, customers = model_artifacts.known_ids(source)
-        with no_retry_on(EmbeddingsFileError, ValueError):
-            return artifacts, model_artifacts.read_validated(
-                s3, artifacts, known_products=products, known_customers=customers, min_product_coverage=min_coverage)
+        artifacts = ArtifactSet.from_payload(ti.xcom_pull(task_ids="resolve_model_version", key="artifacts"))
+        with no_retry_on(*loading.DETERMINISTIC_ERRORS), source_hook().get_conn() as source:
+            return loading.validate(aws_client("s3"), source, artifacts, min_coverage)
 
     @task
     def validate_embeddings(params=None, ti=None) -> dict:
-        artifacts, emb = _validated(ti, params["min_product_coverage"])
-        return {"version": artifacts.version, "dimension": emb.items.dimension, "items": len(emb.items),
-                "users": len(emb.users), "sha256": emb.sha256}
+        from dataplatform.vectordb import loading
+
+        return loading.summary(*_validated(ti, params["min_product_coverage"])).payload()
 
     @task
     def load_embeddings(validated: dict, params=None, ti=None) -> dict:
-        from dataplatform.vectordb import artifacts as model_artifacts
-        from dataplatform.vectordb import store as vector_store
+        from dataplatform.vectordb import loading
 
-        artifacts, emb = _validated(ti, params["min_product_coverage"])
-        if emb.sha256 != validated["sha256"]:
-            raise ValueError(f"{artifacts.version}: files changed since validation; re-run to validate them")
-        with vector_hook().get_conn() as pg:
-            result = vector_store.load_version(
-                pg, artifacts.version, emb.items, emb.users,
-                source_uris={n: artifacts.uri(n) for n in (model_artifacts.ITEMS, model_artifacts.USERS)},
-                metrics=(artifacts.manifest or {}).get("metrics"))
-        return result.__dict__
+        artifacts, embeddings = _validated(ti, params["min_product_coverage"])
+        with no_retry_on(loading.ArtifactsChangedError), vector_hook().get_conn() as pg:
+            return loading.load(pg, artifacts, embeddings, ValidatedModel.from_payload(validated)).__dict__
 
     @task
     def swap_live_embeddings(validated: dict) -> str:
-        from dataplatform.vectordb import store as vector_store
+        from dataplatform.vectordb import loading
 
+        version = ValidatedModel.from_payload(validated).version
         with vector_hook().get_conn() as pg:
-            vector_store.swap_live(pg, validated["version"])
-            vector_store.prune(pg)
-        return validated["version"]
+            loading.go_live(pg, version)
+        return version
 
     @task
     def verify_live_model(version: str, validated: dict) -> dict:
-        from dataplatform.vectordb import store as vector_store
+        from dataplatform.vectordb import store
 
+        model = ValidatedModel.from_payload(validated)
         with vector_hook().get_conn() as pg:
-            return vector_store.verify_live(pg, version, items=validated["items"], users=validated["users"])
+            return store.verify_live(pg, version, items=model.items, users=model.users)
 
     @task
     def rollback_live_model(params=None) -> dict:
-        from dataplatform.vectordb import store as vector_store
+        from dataplatform.vectordb import store
 
         with vector_hook().get_conn() as pg:
-            return {"live": vector_store.rollback(pg, params["rollback_to"])}
+            return {"live": store.rollback(pg, params["rollback_to"])}
 
     resolved = resolve_model_version()
     validated = validate_embeddings()

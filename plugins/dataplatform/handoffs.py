@@ -15,6 +15,8 @@ Plain Python (pydantic): no Airflow import. XCom and Asset extras carry `model_d
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -121,8 +123,8 @@ class ModelManifest(Handoff):
     model_config = ConfigDict(frozen=True, extra="allow")  # a data scientist's manifest may say more
 
     version: str
-    model: str
-    created_at: str
+    model: str | None = None
+    created_at: str | None = None
     training_snapshot: str | None = None
     dimension: int = Field(ge=1)
     rows: ModelRows
@@ -132,6 +134,15 @@ class ModelManifest(Handoff):
     def sha256_of(self, name: str) -> str | None:
         file = self.files.get(name)
         return file.sha256 if file else None
+
+    @classmethod
+    def describe(cls, *, version: str, dimension: int, files: Mapping[str, bytes], rows: ModelRows,
+                 **fields: Any) -> ModelManifest:
+        """The manifest of `files` (name -> content): their sha256 and sizes, plus `fields`."""
+        return cls(version=version, dimension=dimension, rows=rows, files={
+            name: ArtifactFile(sha256=hashlib.sha256(content).hexdigest(), bytes=len(content),
+                               rows={ITEMS_FILE: rows.items, USERS_FILE: rows.users}.get(name))
+            for name, content in files.items()}, **fields)
 
 
 class ModelArtifactsEvent(Handoff):

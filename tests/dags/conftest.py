@@ -48,6 +48,35 @@ def run_dag(dags) -> Callable:
     return run
 
 
+@pytest.fixture(scope="session")
+def task_tries(dags) -> Callable[[str], dict[str, int]]:
+    """{task_id: try_number} of a DAG's newest run. dag.test() re-runs a task that is up for retry, so a final
+    "failed" says nothing about retries: the try number says whether the task ran once or was retried."""
+
+    def tries(dag_id: str) -> dict[str, int]:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            run = session.query(DagRun).filter_by(dag_id=dag_id).order_by(DagRun.id.desc()).first()
+            return {ti.task_id: ti.try_number for ti in run.get_task_instances(session=session)}
+
+    return tries
+
+
+@pytest.fixture
+def source(seeded_source, source_db_admin) -> Iterator:
+    """Admin connection to the source; the source is re-seeded afterwards, whatever the test changed."""
+    import MySQLdb
+
+    from devstack.seed import seed_source
+
+    conn = MySQLdb.connect(**source_db_admin, database="classicmodels", autocommit=True)
+    yield conn
+    conn.close()
+    seed_source(**source_db_admin, scale="sample")
+
+
 @pytest.fixture
 def s3():
     return boto3.client("s3")

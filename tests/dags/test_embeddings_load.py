@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import numpy as np
 import pytest
 
 from dataplatform.config import settings
+from dataplatform.handoffs import ModelManifest, ModelRows
 from dataplatform.vectordb import store as vector_store
 from dataplatform.vectordb.embeddings_file import embeddings_csv_bytes
 
@@ -39,12 +39,16 @@ def files(catalogue, dim: int = 8, seed: int = 0) -> dict[str, bytes]:
     }
 
 
-def publish(s3, content: dict[str, bytes], version: str | None = None) -> str:
+def publish(s3, content: dict[str, bytes], version: str | None = None, dimension: int = 8) -> str:
+    """Upload the files, then their manifest (last), as a publisher does."""
     version = version or f"v{uuid.uuid4().hex[:10]}"
     for name, body in content.items():
         s3.put_object(Bucket=settings().ml_artifacts_bucket, Key=f"models/{version}/{name}", Body=body)
+    manifest = ModelManifest.describe(version=version, dimension=dimension, files=content, model="test",
+                                      rows=ModelRows(items=max(0, content["item_embeddings.csv"].count(b"\n") - 1),
+                                                     users=max(0, content["user_embeddings.csv"].count(b"\n") - 1)))
     s3.put_object(Bucket=settings().ml_artifacts_bucket, Key=f"models/{version}/manifest.json",
-                  Body=json.dumps({"version": version, "files": {}}).encode())
+                  Body=manifest.model_dump_json().encode())
     return version
 
 
@@ -62,9 +66,20 @@ def test_published_version_is_validated_loaded_and_made_live(run_dag, catalogue,
     assert results["verify_live_model"]["version"] == version
     n_items = pg_conn.execute("SELECT count(*) FROM item_embeddings").fetchone()[0]
     assert n_items == len(catalogue[0])
-    # WHEN the same version is triggered again THEN nothing is reloaded
+    # WHEN the same version is triggered again THEN nothing changes: no new tables, no new model_versions row
+    before = catalogue_state(pg_conn)
     state, tasks, _ = run_dag(DAG, {"version": version})
     assert state == "success" and tasks["load_embeddings"] == "skipped"
+    assert catalogue_state(pg_conn) == before
+
+
+def catalogue_state(pg_conn) -> tuple[list, list]:
+    """The vector store's tables and model_versions rows, to compare before and after a run."""
+    tables = pg_conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                             "ORDER BY 1").fetchall()
+    rows = pg_conn.execute("SELECT * FROM model_versions ORDER BY version").fetchall()
+    pg_conn.commit()
+    return tables, rows
 
 
 def _mutate(content: bytes, how: str) -> bytes:
@@ -98,7 +113,7 @@ def _mutate(content: bytes, how: str) -> bytes:
     ("truncated_last_line", r"line"),
 ])
 def test_bad_item_file_fails_validation_and_keeps_the_live_version(
-        run_dag, catalogue, s3, pg_conn, alerts, how, expected) -> None:
+        run_dag, task_tries, catalogue, s3, pg_conn, alerts, how, expected) -> None:
     if live(pg_conn) is None:
         assert run_dag(DAG, {"version": publish(s3, files(catalogue, dim=8))})[0] == "success"
     good = live(pg_conn)["version"]
@@ -108,6 +123,7 @@ def test_bad_item_file_fails_validation_and_keeps_the_live_version(
     state, tasks, _ = run_dag(DAG, {"version": bad})
     assert state == "failed"
     assert tasks["validate_embeddings"] == "failed" and tasks["load_embeddings"] == "upstream_failed"
+    assert task_tries(DAG)["validate_embeddings"] == 1  # a bad file is not retried
     assert live(pg_conn)["version"] == good
     messages = [m for m in alerts() if "validate_embeddings" in m]
     assert messages and "item_embeddings.csv" in messages[0], messages
@@ -118,7 +134,7 @@ def test_bad_item_file_fails_validation_and_keeps_the_live_version(
 
 def test_dimension_can_change_between_versions_and_rollback_restores(run_dag, catalogue, s3, pg_conn) -> None:
     v1 = publish(s3, files(catalogue, dim=8))
-    v2 = publish(s3, files(catalogue, dim=16, seed=2))
+    v2 = publish(s3, files(catalogue, dim=16, seed=2), dimension=16)
     assert run_dag(DAG, {"version": v1})[0] == "success"
     assert run_dag(DAG, {"version": v2})[0] == "success"
     assert live(pg_conn)["dimension"] == 16

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
-import MySQLdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,17 +13,6 @@ from dataplatform.config import settings
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark]
 DAG = "training_data_export"
-
-
-@pytest.fixture
-def source(seeded_source, source_db_admin) -> Iterator[MySQLdb.Connection]:
-    """Admin connection to the source; the source is re-seeded afterwards, whatever the test changed."""
-    from devstack.seed import seed_source
-
-    conn = MySQLdb.connect(**source_db_admin, database="classicmodels", autocommit=True)
-    yield conn
-    conn.close()
-    seed_source(**source_db_admin, scale="sample")
 
 
 def joined_count(conn) -> int:
@@ -100,11 +87,13 @@ def test_rerun_replaces_that_date_only(run_dag, source, s3) -> None:
      "ratings.productRating: type changed, expected int, found varchar(5)"),
     ("ALTER TABLE products CHANGE productScale scale VARCHAR(10) NOT NULL", "products.productScale: missing"),
 ])
-def test_schema_drift_stops_the_run_before_export_and_alerts(run_dag, source, s3, alerts, ddl, message) -> None:
+def test_schema_drift_stops_the_run_before_export_and_alerts(
+        run_dag, task_tries, source, s3, alerts, ddl, message) -> None:
     source.cursor().execute(ddl)
     state, tasks, _ = run_dag(DAG, {"export_date": "2026-02-02"})
     assert state == "failed"
     assert tasks["check_source_schema"] == "failed"
+    assert task_tries(DAG)["check_source_schema"] == 1  # deterministic: never retried
     assert tasks["run_export_job"] == "upstream_failed"
     assert snapshot_objects(s3, "2026-02-02") == {}
     sent = alerts()
@@ -119,12 +108,13 @@ def test_new_column_is_reported_and_does_not_fail(run_dag, source) -> None:
     assert results["validate_snapshot"]["new_source_columns"] == {"customers": ["loyaltyTier"]}
 
 
-def test_out_of_range_rating_gets_no_marker_and_no_asset_event(run_dag, source, s3, alerts) -> None:
+def test_out_of_range_rating_gets_no_marker_and_no_asset_event(run_dag, task_tries, source, s3, alerts) -> None:
     source.cursor().execute("UPDATE ratings SET productRating = 7 ORDER BY customerNumber LIMIT 1")
     before = len(asset_events())
     state, tasks, _ = run_dag(DAG, {"export_date": "2026-02-16"})
     assert state == "failed" and tasks["run_export_job"] == "success"
     assert tasks["validate_snapshot"] == "failed"
+    assert task_tries(DAG)["validate_snapshot"] == 1
     objects = snapshot_objects(s3, "2026-02-16")
     assert "_manifest.json" in objects and "_SUCCESS" not in objects
     assert len(asset_events()) == before

@@ -16,34 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from dataplatform.handoffs import (
+    FLAT_PREFIX,
+    ITEMS_FILE,
+    MODEL_MANIFEST_FILE,
+    MODELS_PREFIX,
+    USERS_FILE,
+    ArtifactSet,
+    ModelManifest,
+)
 from dataplatform.paths import sql_path
 from dataplatform.vectordb.embeddings_file import EmbeddingsTable, check_pair, read_embeddings
 
-MODELS, FLAT = "models/", "embeddings/"
-ITEMS, USERS, MANIFEST = "item_embeddings.csv", "user_embeddings.csv", "manifest.json"
-
-
-@dataclass(frozen=True)
-class ArtifactSet:
-    version: str
-    bucket: str
-    prefix: str  # "models/<version>/" or "embeddings/"
-    manifest: dict[str, Any] | None
-
-    def key(self, name: str) -> str:
-        return self.prefix + name
-
-    def uri(self, name: str) -> str:
-        return f"s3://{self.bucket}/{self.key(name)}"
-
-    @property
-    def ready_key(self) -> str:
-        """The object whose presence says the set is complete (the sensor waits for it)."""
-        return self.key(MANIFEST if self.prefix.startswith(MODELS) else USERS)
+MODELS, FLAT = MODELS_PREFIX, FLAT_PREFIX
+ITEMS, USERS, MANIFEST = ITEMS_FILE, USERS_FILE, MODEL_MANIFEST_FILE
 
 
 class ArtifactsNotFoundError(LookupError):
@@ -67,7 +56,7 @@ def resolve(s3: Any, bucket: str, requested: str | None = None) -> ArtifactSet:
             if flat.version != requested:
                 raise ArtifactsNotFoundError(f"{requested}: the flat layout now holds {flat.version}")
             return flat
-        return ArtifactSet(requested, bucket, f"{MODELS}{requested}/", None)
+        return ArtifactSet(version=requested, bucket=bucket, prefix=f"{MODELS}{requested}/")
     candidates = [(o["LastModified"], o["Key"].split("/")[1], f"{MODELS}{o['Key'].split('/')[1]}/")
                   for o in _objects(s3, bucket, MODELS) if o["Key"].endswith("/" + MANIFEST)]
     flat_items = [o for o in _objects(s3, bucket, FLAT + ITEMS) if o["Key"] == FLAT + ITEMS]
@@ -76,14 +65,20 @@ def resolve(s3: Any, bucket: str, requested: str | None = None) -> ArtifactSet:
     if not candidates:
         raise ArtifactsNotFoundError(f"no model artifacts in s3://{bucket}/{MODELS} or s3://{bucket}/{FLAT}")
     _, version, prefix = max(candidates)
-    return ArtifactSet(version, bucket, prefix, None)
+    return ArtifactSet(version=version, bucket=bucket, prefix=prefix)
 
 
 def with_manifest(s3: Any, artifacts: ArtifactSet) -> ArtifactSet:
-    if not artifacts.prefix.startswith(MODELS):
+    """The set with its validated `manifest.json` (versioned layout; the flat layout has none). A manifest with
+    a missing or mistyped field raises `HandoffError` naming it; one for another version raises ValueError."""
+    if not artifacts.versioned:
         return artifacts
     body = s3.get_object(Bucket=artifacts.bucket, Key=artifacts.key(MANIFEST))["Body"].read()
-    return ArtifactSet(artifacts.version, artifacts.bucket, artifacts.prefix, json.loads(body))
+    manifest = ModelManifest.from_payload(body, source=artifacts.uri(MANIFEST))
+    if manifest.version != artifacts.version:
+        raise ValueError(f"{artifacts.uri(MANIFEST)} describes version {manifest.version!r}, "
+                         f"not {artifacts.version!r}")
+    return artifacts.model_copy(update={"manifest": manifest})
 
 
 @dataclass(frozen=True)
@@ -101,7 +96,7 @@ def read_validated(s3: Any, artifacts: ArtifactSet, *, known_products: set[str],
     for name, kind in ((ITEMS, "item"), (USERS, "user")):
         content = s3.get_object(Bucket=artifacts.bucket, Key=artifacts.key(name))["Body"].read()
         digests[name] = hashlib.sha256(content).hexdigest()
-        expected = ((artifacts.manifest or {}).get("files", {}).get(name) or {}).get("sha256")
+        expected = artifacts.manifest.sha256_of(name) if artifacts.manifest else None
         if expected and expected != digests[name]:
             raise ValueError(f"{artifacts.uri(name)}: sha256 {digests[name]} differs from the manifest's {expected}")
         tables[kind] = read_embeddings(io.TextIOWrapper(io.BytesIO(content), "utf-8-sig", newline=""),

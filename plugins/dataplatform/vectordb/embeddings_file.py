@@ -143,6 +143,9 @@ def _parse_vector(raw: str) -> np.ndarray:
             f"non-finite value {value!r} at position {position + 1} of the embedding "
             "(NaN, infinity or beyond float32 range)"
         )
+    if float(np.dot(vector, vector)) == 0.0:  # in float32, as pgvector computes it: catches underflow too
+        raise ValueError("zero vector (every coordinate 0, or too small for float32): cosine distance is "
+                         "undefined for it")
     return vector
 
 
@@ -301,7 +304,7 @@ def write_embeddings(stream: TextIO, ids: Sequence[str] | Sequence[int], vectors
 
     Values are written with 9 significant digits, which round-trips float32 exactly. Open files with
     `newline=""`. Refuses (ValueError) what `read_embeddings` would reject: a non-2-D or non-finite
-    array, a length mismatch, duplicate ids.
+    array, a zero vector, a length mismatch, duplicate ids.
     """
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[1] == 0:
@@ -310,6 +313,8 @@ def write_embeddings(stream: TextIO, ids: Sequence[str] | Sequence[int], vectors
         raise ValueError(f"{len(ids)} ids for {matrix.shape[0]} vectors")
     if not np.isfinite(matrix).all():
         raise ValueError("vectors contain NaN or infinite values")
+    if not np.einsum("ij,ij->i", matrix, matrix).all():
+        raise ValueError("vectors contain a zero vector (cosine distance is undefined for it)")
     if len(set(ids)) != len(ids):
         raise ValueError("ids are not unique")
     row_format = "[" + ",".join(["%.9g"] * matrix.shape[1]) + "]"

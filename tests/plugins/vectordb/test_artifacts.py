@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 import time
 import uuid
 
@@ -10,6 +10,7 @@ import boto3
 import numpy as np
 import pytest
 
+from dataplatform.handoffs import HandoffError, ModelManifest, ModelRows
 from dataplatform.vectordb import artifacts as ma
 from dataplatform.vectordb.embeddings_file import EmbeddingsFileError, embeddings_csv_bytes
 
@@ -32,11 +33,17 @@ ITEMS = embeddings_csv_bytes(["S10_1678", "S10_1949"], np.ones((2, 4), dtype=np.
 USERS = embeddings_csv_bytes([103, 112], np.ones((2, 4), dtype=np.float32))
 
 
+def manifest_of(version: str, files: dict[str, bytes]) -> bytes:
+    return ModelManifest.describe(version=version, dimension=4, files=files, rows=ModelRows(items=2, users=2)
+                                  ).model_dump_json().encode()
+
+
 def publish(s3, bucket: str, prefix: str, manifest: bool = True) -> None:
     s3.put_object(Bucket=bucket, Key=prefix + ma.ITEMS, Body=ITEMS)
     s3.put_object(Bucket=bucket, Key=prefix + ma.USERS, Body=USERS)
     if manifest:
-        s3.put_object(Bucket=bucket, Key=prefix + ma.MANIFEST, Body=json.dumps({"files": {}}).encode())
+        s3.put_object(Bucket=bucket, Key=prefix + ma.MANIFEST,
+                      Body=manifest_of(prefix.split("/")[1], {ma.ITEMS: ITEMS, ma.USERS: USERS}))
 
 
 def test_nothing_published_names_both_layouts(bucket) -> None:
@@ -70,8 +77,7 @@ def test_files_changed_after_the_manifest_are_refused(bucket) -> None:
     s3, name = bucket
     publish(s3, name, "models/v1/")
     artifacts = ma.resolve(s3, name, "v1")
-    s3.put_object(Bucket=name, Key="models/v1/manifest.json",
-                  Body=json.dumps({"files": {ma.ITEMS: {"sha256": "0" * 64}}}).encode())
+    s3.put_object(Bucket=name, Key="models/v1/manifest.json", Body=manifest_of("v1", {ma.ITEMS: b"other content"}))
     with pytest.raises(ValueError, match="differs from the manifest"):
         ma.read_validated(s3, ma.with_manifest(s3, artifacts), known_products={"S10_1678", "S10_1949"},
                           known_customers={103, 112}, min_product_coverage=1.0)
@@ -83,6 +89,31 @@ def test_valid_pair_reads_back_with_its_checksums(bucket) -> None:
     emb = ma.read_validated(s3, ma.with_manifest(s3, ma.resolve(s3, name)), known_products={"S10_1678", "S10_1949"},
                             known_customers={103, 112}, min_product_coverage=1.0)
     assert emb.items.dimension == emb.users.dimension == 4 and set(emb.sha256) == {ma.ITEMS, ma.USERS}
+
+
+@pytest.mark.parametrize(("manifest", "field"), [
+    (b'{"version": "v1", "rows": {"items": 2, "users": 2}, "files": {}}', "dimension: Field required"),
+    (b'{"version": "v1", "dimension": "four", "rows": {"items": 2, "users": 2}, "files": {}}', "dimension: Input"),
+    (b'{"version": "v1", "dimension": 4, "rows": {"items": 2}, "files": {}}', "rows.users: Field required"),
+    (b'{"version": "v1", "dimension": 4, "rows": {"items": 2, "users": 2}, "files": {"x": {"sha256": "zz", '
+     b'"bytes": 1}}}', "files.x.sha256"),
+    (b"not json", "(root): Invalid JSON"),
+])
+def test_malformed_manifest_fails_naming_the_field(bucket, manifest, field) -> None:
+    s3, name = bucket
+    publish(s3, name, "models/v1/", manifest=False)
+    s3.put_object(Bucket=name, Key="models/v1/manifest.json", Body=manifest)
+    with pytest.raises(HandoffError, match=re.escape(field)) as err:
+        ma.with_manifest(s3, ma.resolve(s3, name, "v1"))
+    assert "s3://" in str(err.value) and "models/v1/manifest.json" in str(err.value)
+
+
+def test_manifest_of_another_version_is_refused(bucket) -> None:
+    s3, name = bucket
+    publish(s3, name, "models/v1/", manifest=False)
+    s3.put_object(Bucket=name, Key="models/v1/manifest.json", Body=manifest_of("v0", {}))
+    with pytest.raises(ValueError, match="describes version 'v0', not 'v1'"):
+        ma.with_manifest(s3, ma.resolve(s3, name, "v1"))
 
 
 def test_unknown_customer_fails_validation_naming_the_file(bucket) -> None:

@@ -95,6 +95,18 @@ def test_nan_names_file_line_and_value() -> None:
     assert "item_embeddings.csv line 5: non-finite value 'NaN' at position 2" in problem_text(error)
 
 
+@pytest.mark.parametrize("literal", ["[0,0,0]", "[0.0,-0.0,0e5]", "[1e-30,0,-1e-30]"],
+                         ids=["zeros", "signed-zeros", "underflows-in-float32"])
+def test_zero_vector_names_file_and_line(literal: str) -> None:
+    text = ITEMS + f'S12_1108,"{literal}"\n'
+
+    with pytest.raises(EmbeddingsFileError) as error:
+        read_items(text)
+
+    assert "item_embeddings.csv line 5: zero vector" in problem_text(error)
+    assert "cosine distance is undefined" in problem_text(error)
+
+
 def test_value_beyond_float32_range_is_non_finite() -> None:
     with pytest.raises(EmbeddingsFileError, match="line 2: non-finite value '1e39'"):
         read_items('id,embedding\nS1,"[1e39,0,0]"\n')
@@ -231,7 +243,7 @@ def test_reads_a_path_with_a_byte_order_mark(tmp_path: Path) -> None:
 
 def test_writer_round_trips_exactly() -> None:
     rng = np.random.default_rng(0)
-    scales = 10.0 ** rng.integers(-30, 30, (50, 1))
+    scales = 10.0 ** rng.integers(-15, 15, (50, 1))  # wide, yet every norm is a float32 (1e-30: a zero vector)
     vectors = (rng.normal(size=(50, 32)) * scales).astype(np.float32)
     ids = [f"S{n}_{n * 7}" for n in range(50)]
     buffer = io.StringIO(newline="")
@@ -258,11 +270,12 @@ def test_writer_output_for_users_reads_back_as_integer_ids() -> None:
     ("ids", "vectors"),
     [
         (["a"], np.array([[np.nan, 1.0]])),
+        (["a"], np.zeros((1, 2))),
         (["a", "a"], np.ones((2, 2))),
         (["a"], np.ones((2, 2))),
         (["a"], np.ones(2)),
     ],
-    ids=["nan", "duplicate", "length", "one-dimensional"],
+    ids=["nan", "zero", "duplicate", "length", "one-dimensional"],
 )
 def test_writer_refuses_what_the_reader_would_reject(ids: list[str], vectors: np.ndarray) -> None:
     with pytest.raises(ValueError):
