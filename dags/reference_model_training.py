@@ -45,24 +45,24 @@ def reference_model_training():
 
     @task(outlets=[ML_MODEL_ARTIFACTS])
     def train_reference_model(params=None, triggering_asset_events=None, outlet_events=None) -> dict:
-        from dataplatform.model import reference_model  # numpy + pyarrow: imported when training, not at parse
+        from dataplatform.model import publishing, training  # numpy + pyarrow: imported when training, not at parse
 
         events = (triggering_asset_events or {}).get(TRAINING_SNAPSHOT, [])
         export_date = params["export_date"] or (events[-1].extra["export_date"] if events else None)
         if not export_date:
             raise ValueError("no export_date given and no training snapshot event triggered this run")
         s3 = aws_client("s3")
-        model = reference_model.train(training_export.read_snapshot_table(s3, s.data_lake_bucket, export_date))
+        model = training.train(training_export.read_snapshot_table(s3, s.data_lake_bucket, export_date))
         version = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-ref-{export_date}"
-        manifest = reference_model.publish(
+        manifest = publishing.publish(
             model,
             lambda name, body: s3.put_object(Bucket=s.ml_artifacts_bucket, Key=f"models/{version}/{name}", Body=body),
             version,
             training_snapshot=f"s3://{s.data_lake_bucket}/{training_export.snapshot_key(export_date)}/",
         )
         outlet_events[ML_MODEL_ARTIFACTS].extra = {"version": version}
-        return {"version": version, "dimension": manifest["dimension"], "rows": manifest["rows"],
-                "metrics": manifest["metrics"]}
+        return {"version": version, "dimension": manifest.dimension, "rows": manifest.rows.payload(),
+                "metrics": manifest.metrics}
 
     train_reference_model()
 
