@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dataplatform.orchestration.dag_defaults import OWNER
+from dataplatform.orchestration.dag_defaults import MACROS, OWNER, check_configuration
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
@@ -43,6 +44,8 @@ def test_dag_follows_house_rules(dagbag, path: Path) -> None:
         assert t.retries >= 2 or t.trigger_rule == "all_done", f"{t.task_id} retries"
         assert isinstance(t.retry_delay, timedelta) and t.retry_delay.total_seconds() > 0, t.task_id
         assert t.on_failure_callback, f"{t.task_id} has no failure alert"
+        assert t._pre_execute_hook is check_configuration, f"{t.task_id} does not check the configuration at start"
+    assert dag.user_defined_macros == MACROS, "templated settings need the dataplatform macro"
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
@@ -80,10 +83,11 @@ print("ok", sorted(bag.dag_ids))
 """
 
 
-def _import_with_nothing_reachable(dags: Path, expected: int) -> subprocess.CompletedProcess:
+def _import_with_nothing_reachable(dags: Path, expected: int, env: dict[str, str] | None = None
+                                   ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", IMPORT_WITH_NOTHING_REACHABLE, str(dags), str(expected)],
-        capture_output=True, text=True,
+        capture_output=True, text=True, env=env,
     )
 
 
@@ -91,6 +95,15 @@ def test_import_touches_no_network_db_or_variable() -> None:
     result = _import_with_nothing_reachable(REPO / "dags", len(DAG_FILES))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines()[-1].startswith("ok")
+
+
+def test_import_needs_no_configuration() -> None:
+    """A DAG file parses with no DATAPLATFORM_* setting at all (CI, a laptop, a fresh environment); its tasks
+    then fail at start (tests/dags/test_configuration.py)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATAPLATFORM_", "AIRFLOW__DATAPLATFORM__"))}
+    result = _import_with_nothing_reachable(REPO / "dags", len(DAG_FILES), env)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize("body", [
