@@ -56,8 +56,7 @@ against each other.
 | `cold_start` | `UserFeatureModel`, the user-feature model for unseen customers |
 | `evaluation` | the holdout and its `EvaluationReport` |
 | `training` | `TrainingParams`, `TrainedModel` and `train()`, which ties the above together |
-| `publishing` | the artifact files and `manifest.json` (`publish`), the version derived from the snapshot, |
-|  | and `publish_snapshot` (train on a snapshot in S3, publish `models/<version>/`) |
+| `publishing` | the files and `manifest.json` (`publish`), versions derived from snapshots, `publish_snapshot` |
 
 Plain Python (numpy, pyarrow, pydantic): no Airflow import. Importing the package itself imports nothing, so a
 DAG file can name it at parse time for free; the modules import numpy.

@@ -11,8 +11,9 @@
 short hash of the snapshot manifest's identity: Glue run, code version, row count, write time) and the training
 parameters, never from the clock; training is seeded and `created_at` is the snapshot's write time, so a retry or
 a re-run for the same snapshot produces the same version with byte-identical files. `publish_snapshot` leaves a
-complete version with the same checksums as it is (nothing is rewritten, not even its LastModified) and refuses
-to change one whose files differ: a published version never changes under its readers.
+complete version with the same checksums as it is (nothing is rewritten, not even its LastModified), re-uploads
+only what a try that died before the manifest left missing or different (`s3.put_if_changed`), and refuses to
+change a complete version whose files differ: a published version never changes under its readers.
 
 Plain Python: the S3 client is passed in.
 """
@@ -27,13 +28,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dataplatform import s3 as s3_ops
 from dataplatform.batch import training_export
 from dataplatform.handoffs import (
     ITEMS_FILE,
     MODEL_MANIFEST_FILE,
     MODELS_PREFIX,
     USERS_FILE,
-    ArtifactFile,
     Handoff,
     ModelManifest,
     ModelRows,
@@ -102,26 +103,19 @@ def package(
         USER_FEATURE_MODEL_JSON: model_json,
         USER_FEATURE_MODEL_NPZ: model_npz,
     }
-    rows = {ITEM_EMBEDDINGS: len(model.item_ids), USER_EMBEDDINGS: len(model.user_ids)}
-    extra: dict[str, Any] = {
-        "similarity": SIMILARITY,
-        "global_mean_rating": model.global_mean,
-        "params": asdict(model.params),
-    }
-    if snapshot is not None:
-        extra["snapshot"] = snapshot
-    manifest = ModelManifest(
+    extra: dict[str, Any] = {"snapshot": snapshot} if snapshot is not None else {}
+    manifest = ModelManifest.describe(
         version=version,
+        dimension=model.dimension,
+        files=files,
+        rows=ModelRows(items=len(model.item_ids), users=len(model.user_ids)),
         model=MODEL_NAME,
         created_at=(created_at or datetime.now(UTC)).isoformat(),
         training_snapshot=training_snapshot,
-        dimension=model.dimension,
-        rows=ModelRows(items=len(model.item_ids), users=len(model.user_ids)),
-        files={
-            name: ArtifactFile(sha256=hashlib.sha256(content).hexdigest(), bytes=len(content), rows=rows.get(name))
-            for name, content in files.items()
-        },
         metrics=model.report.as_dict() if model.report else None,
+        similarity=SIMILARITY,
+        global_mean_rating=model.global_mean,
+        params=asdict(model.params),
         **extra,
     )
     return ModelArtifacts(files=files, manifest=manifest)
@@ -234,6 +228,6 @@ def publish_snapshot(
                 "numpy/BLAS build?); delete the version to publish it again, or train with other parameters")
         return Publication(version=version, uri=uri, written=False, training_seconds=model.training_seconds,
                            manifest=published)
-    artifacts.write(lambda name, body: s3.put_object(Bucket=ml_artifacts_bucket, Key=prefix + name, Body=body))
+    artifacts.write(lambda name, body: s3_ops.put_if_changed(s3, ml_artifacts_bucket, prefix + name, body))
     return Publication(version=version, uri=uri, written=True, training_seconds=model.training_seconds,
                        manifest=artifacts.manifest)
