@@ -28,8 +28,3 @@ def aws_client(service: str) -> Any:
 
     return AwsBaseHook(aws_conn_id=settings().aws_conn_id, client_type=service).get_conn()
 
-
-def s3_hook():
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    return S3Hook(aws_conn_id=settings().aws_conn_id)
