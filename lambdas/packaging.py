@@ -1,0 +1,126 @@
+"""Build each Lambda function's deployment zip, and import a handler the way Lambda loads it.
+
+    python -m lambdas.packaging build [--out build/lambdas] [FUNCTION ...]   # -> build/lambdas/<function>.zip
+
+A function is a folder `lambdas/<function>/` with a `handler.py` (handler setting `handler.handler`). Its zip
+holds, at the zip root (Lambda's `/var/task`, first on `sys.path`):
+
+- the function folder's files (its `handler.py` and the function's own modules; not `events/`, the sample
+  events the tests use, nor caches);
+- the serving package as `dataplatform/__init__.py` + `dataplatform/serving/**` (with the SQL files it ships
+  inside it) — and nothing else of `dataplatform`: no Airflow extension, no loader, no batch code.
+
+Third-party dependencies (`lambdas/requirements.txt`: Powertools, pydantic, psycopg, pgvector, numpy) are
+not bundled by this build: they go in a Lambda layer (or are installed into the zip by the deployment
+pipeline with `pip install --platform manylinux2014_x86_64 --only-binary=:all: -t`). The zip is deterministic
+(sorted entries, fixed timestamps and modes): same sources, same bytes.
+
+`load_handler(function)` imports `lambdas/<function>/handler.py` in the current process with the function
+folder and `plugins/` on `sys.path`, under the module name `<function>_handler` so two functions'
+`handler.py` never collide. The modules beside a handler are imported by their top-level names (as at the
+zip root), so function folders must not share module names (`test_packaging` checks it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parent.parent
+LAMBDAS = REPO / "lambdas"
+PLUGINS = REPO / "plugins"
+PACKAGE = PLUGINS / "dataplatform"
+SERVING = PACKAGE / "serving"
+DEFAULT_OUT = REPO / "build" / "lambdas"
+REQUIREMENTS = LAMBDAS / "requirements.txt"
+
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+ZIP_FILE_MODE = 0o644
+SKIPPED_DIRS = frozenset({"__pycache__", "events", ".pytest_cache", ".ruff_cache", ".mypy_cache"})
+SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
+
+
+def functions() -> list[str]:
+    """Every function folder (one with a handler.py), sorted."""
+    return sorted(p.parent.name for p in LAMBDAS.glob("*/handler.py"))
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and not SKIPPED_DIRS.intersection(rel.parts[:-1]) and path.suffix not in SKIPPED_SUFFIXES:
+            yield path
+
+
+def zip_members(function: str) -> dict[str, Path]:
+    """Archive name -> source file, for one function's zip."""
+    folder = LAMBDAS / function
+    if not (folder / "handler.py").is_file():
+        raise FileNotFoundError(f"no Lambda function {function!r}: {folder}/handler.py does not exist "
+                                f"(functions: {', '.join(functions())})")
+    members = {p.relative_to(folder).as_posix(): p for p in _files(folder)}
+    members["dataplatform/__init__.py"] = PACKAGE / "__init__.py"
+    for path in _files(SERVING):
+        members[f"dataplatform/serving/{path.relative_to(SERVING).as_posix()}"] = path
+    return dict(sorted(members.items()))
+
+
+def build_zip(function: str, out_dir: Path = DEFAULT_OUT) -> Path:
+    """Write `<out_dir>/<function>.zip`; same sources give the same bytes."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dest = out_dir / f"{function}.zip"
+    tmp = dest.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for name, path in zip_members(function).items():
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so the mode below means the same on every build host
+            info.external_attr = (0o100000 | ZIP_FILE_MODE) << 16
+            zf.writestr(info, path.read_bytes(), compresslevel=9)
+    tmp.replace(dest)
+    return dest
+
+
+def load_handler(function: str, *, fresh: bool = False) -> ModuleType:
+    """Import `lambdas/<function>/handler.py` in this process, as Lambda would from the zip root. Imported once
+    (a warm container) unless `fresh`: then the handler module runs again, a cold start that reads the
+    environment anew (its sibling modules hold no configuration and stay imported)."""
+    name = f"{function}_handler"
+    if name in sys.modules and not fresh:
+        return sys.modules[name]
+    folder = LAMBDAS / function
+    for path in (str(PLUGINS), str(folder)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    spec = importlib.util.spec_from_file_location(name, folder / "handler.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {folder / 'handler.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lambdas.packaging", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build the functions' zips")
+    build.add_argument("functions", nargs="*", help=f"default: all ({', '.join(functions())})")
+    build.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    for function in args.functions or functions():
+        path = build_zip(function, args.out)
+        print(f"{function:<24} {path} ({path.stat().st_size:,} bytes)")
+
+
+if __name__ == "__main__":
+    main()
