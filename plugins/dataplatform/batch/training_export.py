@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from dataplatform.batch.source_schema import Contract, LiveColumn, SchemaReport, check
 from dataplatform.handoffs import HandoffError, Snapshot, SnapshotManifest
 from dataplatform.paths import include_dir, sql_path
+from dataplatform.s3 import list_keys
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,8 +77,7 @@ def read_snapshot_table(s3: Any, bucket: str, export_date: str) -> pa.Table:
     import pyarrow.parquet as pq
 
     validate_snapshot(s3, bucket, export_date)
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=snapshot_key(export_date) + "/")
-    keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))
+    keys = sorted(k for k in list_keys(s3, bucket, snapshot_key(export_date) + "/") if k.endswith(".parquet"))
     return pa.concat_tables(
         [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys]
     )

@@ -29,6 +29,7 @@ from dataplatform.handoffs import (
     ModelManifest,
 )
 from dataplatform.paths import sql_path
+from dataplatform.s3 import list_objects
 from dataplatform.vectordb.embeddings_file import EmbeddingsTable, check_pair, read_embeddings
 
 MODELS, FLAT = MODELS_PREFIX, FLAT_PREFIX
@@ -37,11 +38,6 @@ ITEMS, USERS, MANIFEST = ITEMS_FILE, USERS_FILE, MODEL_MANIFEST_FILE
 
 class ArtifactsNotFoundError(LookupError):
     pass
-
-
-def _objects(s3: Any, bucket: str, prefix: str) -> list[dict]:
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return [o for page in pages for o in page.get("Contents", [])]
 
 
 def _flat_version(obj: dict) -> str:
@@ -58,9 +54,9 @@ def resolve(s3: Any, bucket: str, requested: str | None = None) -> ArtifactSet:
             return flat
         return ArtifactSet(version=requested, bucket=bucket, prefix=f"{MODELS}{requested}/")
     candidates = [(o["LastModified"], o["Key"].split("/")[1], f"{MODELS}{o['Key'].split('/')[1]}/")
-                  for o in _objects(s3, bucket, MODELS) if o["Key"].endswith("/" + MANIFEST)]
-    flat_items = [o for o in _objects(s3, bucket, FLAT + ITEMS) if o["Key"] == FLAT + ITEMS]
-    if flat_items and _objects(s3, bucket, FLAT + USERS):
+                  for o in list_objects(s3, bucket, MODELS) if o["Key"].endswith("/" + MANIFEST)]
+    flat_items = [o for o in list_objects(s3, bucket, FLAT + ITEMS) if o["Key"] == FLAT + ITEMS]
+    if flat_items and next(list_objects(s3, bucket, FLAT + USERS), None):
         candidates.append((flat_items[0]["LastModified"], _flat_version(flat_items[0]), FLAT))
     if not candidates:
         raise ArtifactsNotFoundError(f"no model artifacts in s3://{bucket}/{MODELS} or s3://{bucket}/{FLAT}")
