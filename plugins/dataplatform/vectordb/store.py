@@ -10,10 +10,12 @@ at most 33 characters, so names stay under PostgreSQL's 63 and two versions neve
     item_embeddings__<slug>  (product_code text PRIMARY KEY, embedding vector(dim))   + 2 HNSW indexes
     user_embeddings__<slug>  (customer_number integer PRIMARY KEY, embedding vector(dim))
 
-Readers (the inference Lambda) only ever name the views `item_embeddings` and `user_embeddings`, which point
-at the live version's tables; `model_versions` records every version (dimension, counts, source files,
-metrics, load timings, when it was loaded, went live, was pruned) with a partial unique index that allows at
-most one live row. Identifiers are only ever composed with `psycopg.sql.Identifier`.
+`model_versions` records every version (dimension, counts, source files, metrics, load timings, when it was
+loaded, went live, stopped being live, was pruned) with a partial unique index that allows at most one live row.
+Readers (the Lambdas, through `dataplatform.serving.live`, and the query helpers below) resolve the live version
+from `model_versions` and query its tables directly, so nothing the loader does can make them wait; the views
+`item_embeddings` and `user_embeddings` point at the live version's tables for people and dashboards.
+Identifiers are only ever composed with `psycopg.sql.Identifier`.
 
 Why a table pair per version and views, rather than one table with a `version` column or a TRUNCATE +
 reload: the load (minutes at 1M rows) and its index builds touch nothing readers use; going live is a
@@ -36,32 +38,32 @@ accurate as rows change. `m` = 16 and `ef_construction` = 64 are pgvector's defa
 `maintenance_work_mem` = 256MB: the graph must fit in it for a fast build, and a 32-dim index takes ~0.4 KB
 per item (41 MB at 100k, 414 MB at 1M: bench/results/vector_load.md), so raise it beyond ~500k items.
 
-**Going live** (`swap_live`, `rollback`): one transaction drops and re-creates both views over the
-version's tables (DROP + CREATE: the dimension, the column's typmod, may change) and moves the live flag.
-DDL is transactional in PostgreSQL: a reader either runs before the swap commits and sees the old version,
-or waits a few milliseconds on the views' lock and sees the new one; never an empty, partial or missing
-table. The views expose `embedding::vector` without a typmod so that readers' prepared statements survive
-a dimension change. The swap waits at most `lock_timeout` (default 5 s) for readers to let go of the views,
-so a stuck reader fails the swap (the DAG retries) instead of queueing every other reader behind it.
-Lock order: the swap locks `user_embeddings`, then `item_embeddings`. A statement reading both views (the
-user's vector and items together) takes its locks in no fixed order (a re-planned prepared statement locks
-the item view first), which can deadlock with a swap (`test_swap_never_exposes_empty_table` caught it): such
-a statement runs in a transaction that first locks `user_embeddings` (`lock_user_embeddings.sql`), as
-`recommend_for_user` and `verify_live` do. Queries of one view need nothing.
-Reader privileges: DROP + CREATE loses grants on the views; give a read-only role access once with
-`ALTER DEFAULT PRIVILEGES FOR ROLE <loader> IN SCHEMA <schema> GRANT SELECT ON TABLES TO <reader>`.
+**Going live** (`swap_live`, `rollback`): one transaction moves the live flag in `model_versions` (the old
+version records `retired_at`) and drops and re-creates both views over the version's tables (DROP + CREATE:
+the dimension, the column's typmod, may change). Online readers never wait for it: they read `model_versions`
+(the swap's SHARE ROW EXCLUSIVE lock and row updates do not block a SELECT) and the versions' own tables, which
+the swap does not lock; a reader sees the old version until the swap commits and its cache (at most
+`serving.live.LIVE_CACHE_SECONDS`) expires, then the new one; never an empty, partial or missing table, and one
+answer never mixes two versions (`tests/plugins/vectordb/test_store.py`, with a reader holding a 2-second
+transaction on the views during 20 swaps). The swap itself waits at most `lock_timeout` (default 5 s) for
+people's queries to let go of the views, so a stuck dashboard fails the swap (the DAG retries). The views expose
+`embedding::vector` without a typmod so that their readers' prepared statements survive a dimension change.
+Reader privileges: DROP + CREATE loses grants on the views, and every version has new tables; give a read-only
+role access once with `ALTER DEFAULT PRIVILEGES FOR ROLE <loader> IN SCHEMA <schema> GRANT SELECT ON TABLES TO
+<reader>` (it covers `model_versions`, the version tables and the views).
 
 **Pruning** (`prune`): drops the tables of non-live versions beyond the newest `keep` (by load time) and
-marks their rows `pruned_at`; the row stays as history. The live version and the one `rollback()` would go
-back to are never pruned.
+marks their rows `pruned_at`; the row stays as history. The live version, the one `rollback()` would go back
+to, and any version that stopped being live less than `serving.live.RETIRED_GRACE_SECONDS` ago (a reader's
+cache may still name it) are never pruned.
 
 **Transactions.** State-changing functions run in `conn.transaction()`: on an idle connection (autocommit
 or not) they commit before returning; inside a caller's open transaction they are a savepoint and commit
 with it. The administrative reads also run in their own transaction so they leave the connection idle.
-The query helpers (`similar_items`, `recommend_for_user`, `recommend_for_vector`, `user_vector`) are one
-statement each and meant for an autocommit connection; they register pgvector's adapters on first use.
-HNSW returns at most `hnsw.ef_search` (default 40) candidates before the WHERE filter, so when `k` plus the
-excluded items need more, the helper raises `ef_search` for that one query (transaction-local).
+The query helpers (`similar_items`, `recommend_for_user`, `recommend_for_vector`, `user_vector`) are the
+serving package's reads (`dataplatform.serving.queries`) for one request: on any connection, autocommit or
+not, they leave no transaction open and change no session setting (`hnsw.ef_search` is raised for their own
+transaction, see there); they register pgvector's adapters on first use.
 """
 
 from __future__ import annotations
@@ -81,18 +83,18 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from dataplatform.paths import sql_path
+from dataplatform.serving import live as serving_live
+from dataplatform.serving import queries as serving_queries
+from dataplatform.serving.live import ITEM_PREFIX, USER_PREFIX, table_names  # noqa: F401 - shared with readers
 
 if TYPE_CHECKING:
     from dataplatform.vectordb.embeddings_file import EmbeddingsTable
 
-ITEM_PREFIX, USER_PREFIX = "item_embeddings__", "user_embeddings__"
 MAX_SLUG = 33
 """Slug length bound: `item_embeddings__` (17) + slug + `_cosine` (7) stays within PostgreSQL's 63 bytes."""
 MAX_HNSW_DIMENSION = 2000
 """pgvector's limit for an HNSW index on `vector`."""
-DEFAULT_EF_SEARCH = 40
-"""pgvector's default `hnsw.ef_search`: an HNSW scan returns at most this many rows."""
-MAX_EF_SEARCH = 1000
+MAX_EF_SEARCH = serving_queries.MAX_EF_SEARCH
 MIN_PGVECTOR = (0, 5, 0)
 """HNSW arrived in pgvector 0.5.0."""
 
@@ -137,11 +139,6 @@ def slug(version: str) -> str:
     readable = re.sub(r"[^a-z0-9]+", "_", version.lower()).strip("_")[: MAX_SLUG - 9].rstrip("_")
     digest = hashlib.sha256(version.encode("utf-8")).hexdigest()[:8]
     return f"{readable}_{digest}" if readable else f"v_{digest}"
-
-
-def table_names(version_slug: str) -> tuple[str, str]:
-    """(item table, user table) of a version's slug."""
-    return ITEM_PREFIX + version_slug, USER_PREFIX + version_slug
 
 
 def _composed(name: str, **parts: sql.Composable) -> sql.Composed:
@@ -206,7 +203,8 @@ def versions(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every known version (including pruned ones), newest load first, as `model_versions` rows."""
     _check_connection(conn)
     with conn.transaction():
-        return _versions(conn)
+        rows = _versions(conn)
+    return [{name: value for name, value in row.items() if name != "now"} for row in rows]
 
 
 def live_version(conn: psycopg.Connection) -> dict[str, Any] | None:
@@ -394,11 +392,19 @@ def rollback(conn: psycopg.Connection, to_version: str | None = None, *, lock_ti
     return to_version
 
 
-def prune(conn: psycopg.Connection, keep: int = 3, *, lock_timeout: str = "5s") -> list[str]:
+def prune(
+    conn: psycopg.Connection,
+    keep: int = 3,
+    *,
+    lock_timeout: str = "5s",
+    retired_grace: float = serving_live.RETIRED_GRACE_SECONDS,
+) -> list[str]:
     """Drop the tables of not-live versions beyond the newest `keep` (by load time); returns the pruned versions.
 
-    Never prunes the live version, nor (when `keep` >= 1) the version `rollback()` would go back to. Pruned
-    versions keep their `model_versions` row with `pruned_at` set.
+    Never prunes the live version, nor (when `keep` >= 1) the version `rollback()` would go back to, nor a
+    version that stopped being live less than `retired_grace` seconds ago by the database clock (readers may
+    still have it cached: `serving.live`); those are pruned by a later call. Pruned versions keep their
+    `model_versions` row with `pruned_at` set.
     """
     _check_connection(conn)
     if keep < 0:
@@ -408,71 +414,82 @@ def prune(conn: psycopg.Connection, keep: int = 3, *, lock_timeout: str = "5s") 
         rows = _versions(conn)
         protected = _rollback_target(rows) if keep else None
         candidates = [v for v in rows if not v["is_live"] and v["pruned_at"] is None]
-        pruned = [v for v in candidates[keep:] if v is not protected]
+        pruned = [v for v in candidates[keep:] if v is not protected and _retired_long_enough(v, retired_grace)]
         for row in pruned:
             cur.execute(_composed("drop_embedding_tables.sql", **_tables(row["slug"])))
             cur.execute(_query("update_pruned_version.sql"), {"version": row["version"]})
     return [str(v["version"]) for v in pruned]
 
 
+def _retired_long_enough(row: Mapping[str, Any], grace: float) -> bool:
+    """Never live, retired before `retired_at` was recorded, or retired more than `grace` seconds ago."""
+    retired = row["retired_at"]
+    return retired is None or (row["now"] - retired).total_seconds() >= grace
+
+
 def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: int, k: int = 5) -> dict[str, Any]:
-    """Check what readers see: `version` is live, the views hold `items` / `users` rows of its dimension, and a
-    similar-items query answers. Raises `VectorStoreError` naming every mismatch; returns the observations."""
+    """Check what readers see: `version` is live, its tables hold `items` / `users` rows of its dimension, the
+    views for people follow it, and a similar-items query answers. Takes no lock a swap would wait for. Raises
+    `VectorStoreError` naming every mismatch; returns the observations."""
     _check_connection(conn)
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_query("lock_user_embeddings.sql"))  # both views in one statement next
-        live = next((v for v in _versions(conn) if v["is_live"]), None)
-        seen = cur.execute(_query("select_live_counts.sql")).fetchone() or {}
+    serving_live.forget(conn)
+    live = serving_live.resolve(conn)
+    seen: dict[str, Any] = {}
+    views: dict[str, str] = {}
+    if live is not None:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            seen = cur.execute(sql.SQL(_query("select_live_table_counts.sql")).format(**live.identifiers())
+                               ).fetchone() or {}
+            views = {r["view_name"]: r["table_name"] for r in cur.execute(_query("select_view_tables.sql"))}
     probe = seen.get("probe")
     neighbours = similar_items(conn, probe, k) if probe else []
     problems = []
-    if live is None or live["version"] != version:
-        problems.append(f"live version is {live and live['version']!r}, expected {version!r}")
+    if live is None or live.version != version:
+        problems.append(f"live version is {live and live.version!r}, expected {version!r}")
     if seen.get("items") != items or seen.get("users") != users:
-        problems.append(f"views hold {seen.get('items')} items / {seen.get('users')} users, "
+        problems.append(f"live tables hold {seen.get('items')} items / {seen.get('users')} users, "
                         f"expected {items} / {users}")
-    if live and {seen.get("item_dimension"), seen.get("user_dimension")} != {live["dimension"]}:
+    if live and {seen.get("item_dimension"), seen.get("user_dimension")} != {live.dimension}:
         problems.append(f"vectors of dimension {seen.get('item_dimension')}/{seen.get('user_dimension')}, "
-                        f"model_versions says {live['dimension']}")
+                        f"model_versions says {live.dimension}")
+    if live and views != {"item_embeddings": live.item_table, "user_embeddings": live.user_table}:
+        problems.append(f"the views read {views}, not the live version's tables")
     if len(neighbours) != min(k, items - 1):
         problems.append(f"similar_items returned {len(neighbours)} rows, expected {min(k, items - 1)}")
     if problems:
         raise VectorStoreError(f"live model check failed: {'; '.join(problems)}")
-    return {"version": version, "items": items, "users": users, "dimension": live["dimension"] if live else None,
+    return {"version": version, "items": items, "users": users, "dimension": live.dimension if live else None,
             "probe": probe, "neighbours": len(neighbours)}
 
 
-# --- queries (the inference Lambda) -------------------------------------------------------------------------
+# --- queries (one request; the Lambdas batch them through dataplatform.serving) ------------------------------
 
 
-def _fetch(
-    conn: psycopg.Connection, name: str, params: dict[str, Any], candidates: int, *, both_views: bool = False
-) -> list[tuple[Any, ...]]:
-    """Run one query file. When it needs more than `DEFAULT_EF_SEARCH` HNSW candidates, raise `hnsw.ef_search`
-    for that query only (never lowering a higher session value). When it reads both views, lock
-    `user_embeddings` first, in its own statement (see lock_user_embeddings.sql)."""
+def _read(conn: psycopg.Connection, candidates: int, **reads: Any) -> serving_queries.PendingReads | None:
+    """The serving reads on the connection's live version (None when none is live)."""
     _check_connection(conn)
     if candidates > MAX_EF_SEARCH:
         raise ValueError(f"k plus excluded items is {candidates}, above HNSW's maximum ef_search {MAX_EF_SEARCH}")
-    _register(conn)
-    if candidates <= DEFAULT_EF_SEARCH and not both_views:
-        with conn.cursor(row_factory=tuple_row) as cur:
-            return cur.execute(_query(name), params).fetchall()
-    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-        if both_views:
-            cur.execute(_query("lock_user_embeddings.sql"))
-        if candidates > DEFAULT_EF_SEARCH:
-            cur.execute("SELECT set_config('hnsw.ef_search', "
-                        "greatest(current_setting('hnsw.ef_search', true)::int, %(n)s)::text, true)",
-                        {"n": candidates})
-        return cur.execute(_query(name), params).fetchall()
+    limits = serving_queries.ReadLimits(statement_timeout="0").at_least(candidates)
+    return serving_live.on_live(conn, lambda live: serving_queries.read_batch(conn, live, limits=limits, **reads))
 
 
 def similar_items(conn: psycopg.Connection, product_code: str, k: int = 10) -> list[tuple[str, float]]:
     """The `k` items nearest to `product_code` by cosine distance (itself excluded), nearest first, as
-    (product_code, distance); [] for an unknown product."""
-    rows = _fetch(conn, "select_similar_items.sql", {"product_code": product_code, "k": k}, k + 1)
-    return [(str(code), float(distance)) for code, distance in rows]
+    (product_code, distance); [] for an unknown product or before any version is live."""
+    pending = _read(conn, k + 1, similar_codes=[product_code], similar_limit=k)
+    return pending.similar_answers().get(product_code, []) if pending else []
+
+
+def _profile(conn: psycopg.Connection, customer_number: int | None, vector: np.ndarray | None, k: int,
+             exclude: Sequence[str]) -> list[tuple[str, float]]:
+    excluded = set(exclude)
+    query = serving_queries.ProfileQuery(customer_number, vector, k + len(excluded))
+    pending = _read(conn, query.limit, profiles=[query])
+    answer = pending.profile_answers()[0] if pending else None
+    if answer is None or (customer_number is not None and not answer.stored):
+        return []
+    return [(code, score) for code, score in answer.items if code not in excluded][:k]
 
 
 def recommend_for_vector(
@@ -480,10 +497,8 @@ def recommend_for_vector(
 ) -> list[tuple[str, float]]:
     """The `k` items with the largest inner product with `vector` (a user vector of the live dimension), best
     first, as (product_code, score), leaving out `exclude`. Prefer `recommend_for_user` for a stored user: a
-    vector read in an earlier statement may belong to the version a swap just replaced."""
-    params = {"q": np.asarray(vector, dtype=np.float32), "k": k, "exclude": list(exclude)}
-    rows = _fetch(conn, "select_nearest_items.sql", params, k + len(exclude))
-    return [(str(code), float(score)) for code, score in rows]
+    vector read in an earlier call may belong to the version a swap just replaced."""
+    return _profile(conn, None, np.asarray(vector, dtype=np.float32), k, exclude)
 
 
 def recommend_for_user(
@@ -491,12 +506,10 @@ def recommend_for_user(
 ) -> list[tuple[str, float]]:
     """Like `recommend_for_vector` with the customer's stored vector, in one statement (one model version);
     [] for a customer without a stored vector."""
-    params = {"customer_number": customer_number, "k": k, "exclude": list(exclude)}
-    rows = _fetch(conn, "select_items_for_user.sql", params, k + len(exclude), both_views=True)
-    return [(str(code), float(score)) for code, score in rows]
+    return _profile(conn, customer_number, None, k, exclude)
 
 
 def user_vector(conn: psycopg.Connection, customer_number: int) -> np.ndarray | None:
     """The customer's vector in the live version (float32), or None if it has none."""
-    rows = _fetch(conn, "select_user_vector.sql", {"customer_number": customer_number}, 0)
-    return np.asarray(rows[0][0], dtype=np.float32) if rows else None
+    pending = _read(conn, 0, user_vectors=[customer_number])
+    return pending.user_vector_answers().get(customer_number) if pending else None

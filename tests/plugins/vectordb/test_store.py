@@ -17,8 +17,10 @@ import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from dataplatform.serving import live as serving_live
+from dataplatform.serving.sql_files import sql_text
 from dataplatform.vectordb import store as vs
 from dataplatform.vectordb.embeddings_file import EmbeddingsTable
 
@@ -53,14 +55,15 @@ def conn(conninfo: str) -> Iterator[psycopg.Connection]:
         yield connection
 
 
-def product_codes(n: int) -> list[str]:
-    return [f"S{i // 1000:02d}_{i % 1000:04d}" for i in range(n)]
+def product_codes(n: int, prefix: str = "S") -> list[str]:
+    return [f"{prefix}{i // 1000:02d}_{i % 1000:04d}" for i in range(n)]
 
 
-def embeddings(n_items: int, n_users: int, dim: int, seed: int = 0) -> tuple[EmbeddingsTable, EmbeddingsTable]:
+def embeddings(n_items: int, n_users: int, dim: int, seed: int = 0,
+               prefix: str = "S") -> tuple[EmbeddingsTable, EmbeddingsTable]:
     """Random item and user tables, as `read_embeddings` would return them."""
     rng = np.random.default_rng(seed)
-    items = EmbeddingsTable(kind="item", ids=product_codes(n_items),
+    items = EmbeddingsTable(kind="item", ids=product_codes(n_items, prefix),
                             vectors=rng.standard_normal((n_items, dim)).astype(np.float32),
                             lines=np.arange(2, n_items + 2), dimension=dim, source="item_embeddings.csv")
     users = EmbeddingsTable(kind="user", ids=list(range(100, 100 + n_users)),
@@ -70,8 +73,8 @@ def embeddings(n_items: int, n_users: int, dim: int, seed: int = 0) -> tuple[Emb
 
 
 def load(conn: psycopg.Connection, version: str, n_items: int = 50, n_users: int = 20, dim: int = 8,
-         seed: int = 0) -> vs.LoadResult:
-    items, users = embeddings(n_items, n_users, dim, seed)
+         seed: int = 0, prefix: str = "S") -> vs.LoadResult:
+    items, users = embeddings(n_items, n_users, dim, seed, prefix)
     return vs.load_version(conn, version, items, users, source_uris={"item_embeddings.csv": f"s3://b/{version}/i"},
                            metrics={"hit_rate_at_10": 0.25})
 
@@ -89,7 +92,10 @@ def version_tables(conn: psycopg.Connection, version: str) -> list[str]:
 
 
 def explain(conn: psycopg.Connection, sql_file: str, params: dict) -> str:
-    return "\n".join(r[0] for r in conn.execute("EXPLAIN " + vs._query(sql_file), params).fetchall())
+    """EXPLAIN of one of the serving package's queries on the live version's tables."""
+    live = serving_live.resolve(conn)
+    query = sql.SQL("EXPLAIN " + sql_text(sql_file)).format(**live.identifiers())
+    return "\n".join(r[0] for r in conn.execute(query, params).fetchall())
 
 
 V1, V2, V3, V4, V5 = (f"2026112{i}T140000Z-ab12c{i}" for i in range(1, 6))
@@ -209,6 +215,146 @@ def test_swap_never_exposes_empty_table(conninfo, conn) -> None:
     assert vs.live_version(conn)["version"] == V2
 
 
+def _reader_loop(conninfo: str, autocommit: bool, stop: threading.Event, out: dict, versions: dict) -> None:
+    """An online reader: profile + similar-items answers in a loop, timed; records errors, empty answers, and
+    which version's vectors each profile answer matches (never a mix)."""
+    try:
+        with psycopg.connect(conninfo, autocommit=autocommit) as rc:
+            n = 0
+            while not stop.is_set():
+                customer = 100 + n % 50
+                started = time.perf_counter()
+                recommended = vs.recommend_for_user(rc, customer, 10)
+                similar = vs.similar_items(rc, f"S00_{n % 50:04d}", 10)
+                out["latencies"].append((started, time.perf_counter() - started))
+                assert rc.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+                if len(recommended) != 10 or len(similar) != 10:
+                    out["empty"].append((customer, len(recommended), len(similar)))
+                rows = [int(c[1:3]) * 1000 + int(c[4:]) for c, _ in recommended]  # product_codes() inverted
+                matches = {version for version, (items, users) in versions.items()
+                           if np.allclose([s for _, s in recommended], items[rows] @ users[customer - 100],
+                                          rtol=1e-4, atol=1e-4)}
+                if len(matches) != 1:
+                    out["mixed"].append((customer, recommended))
+                out["seen"].update(matches)
+                n += 1
+    except BaseException as error:  # noqa: BLE001 - reported by the test thread
+        out["errors"].append(error)
+
+
+def test_online_readers_never_wait_for_swaps_behind_a_slow_transaction(conninfo, conn) -> None:
+    # GIVEN two versions of the same catalogue, V1 live; an analyst who keeps a 2-second transaction open on the
+    # views and the live tables; online readers on autocommit and on non-autocommit connections
+    versions = {}
+    for version, seed in ((V1, 11), (V2, 12)):
+        items, users = embeddings(2000, 50, 16, seed)
+        vs.load_version(conn, version, items, users, source_uris={})
+        versions[version] = (items.vectors, users.vectors)
+    vs.swap_live(conn, V1)
+    out: dict = {"latencies": [], "empty": [], "mixed": [], "errors": [], "seen": set()}
+    stop, analyst_stop = threading.Event(), threading.Event()
+    held: list[float] = []
+
+    def analyst() -> None:
+        with psycopg.connect(conninfo) as slow:  # not autocommit: holds its locks until commit
+            while not analyst_stop.is_set():
+                live = vs.table_names(vs.slug(vs.live_version(slow)["version"]))[0]
+                slow.execute("SELECT count(*) FROM item_embeddings").fetchone()
+                slow.execute("SELECT count(*) FROM user_embeddings").fetchone()
+                slow.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(live))).fetchone()
+                started = time.perf_counter()
+                analyst_stop.wait(2.0)
+                slow.commit()
+                held.append(time.perf_counter() - started)
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=_reader_loop, args=(conninfo, autocommit, stop, out, versions))
+               for autocommit in (True, True, False, False)]
+    threads.append(threading.Thread(target=analyst))
+    for thread in threads:
+        thread.start()
+    swap_waits: list[float] = []
+    try:
+        # WHEN the readers run 3 s without swaps, then while V2 and V1 are swapped in turn (each swap waits for
+        # the analyst's transaction)
+        time.sleep(3.0)
+        swaps_started = time.perf_counter()
+        for version in [V2, V1, V2, V1, V2, V1]:
+            started = time.perf_counter()
+            vs.swap_live(conn, version, lock_timeout="5s")
+            swap_waits.append(time.perf_counter() - started)
+            time.sleep(0.3)
+        swaps_ended = time.perf_counter()
+        time.sleep(serving_live.LIVE_CACHE_SECONDS)  # let readers' caches catch up with the last swap
+    finally:
+        stop.set()
+        analyst_stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    # THEN the swaps really waited for the analyst, yet no reader failed, got an empty or mixed answer, or
+    # waited: the slowest answer during the swaps is within a bound taken from the answers before them
+    assert not out["errors"], out["errors"]
+    assert max(swap_waits) > 1.0 and max(held) > 1.9, (swap_waits, held)
+    assert not out["empty"] and not out["mixed"], (out["empty"][:3], out["mixed"][:3])
+    assert out["seen"] == {V1, V2}
+    before = np.array([d for t, d in out["latencies"] if t + d < swaps_started])
+    during = np.array([d for t, d in out["latencies"] if swaps_started <= t <= swaps_ended])
+    assert len(before) > 50 and len(during) > 200
+    bound = 4 * np.quantile(before, 0.99) + before.max()
+    print(f"answers before swaps: {len(before)}, p99 {np.quantile(before, 0.99) * 1e3:.1f} ms, max "
+          f"{before.max() * 1e3:.1f} ms; during {len(during)}, p99 {np.quantile(during, 0.99) * 1e3:.1f} ms, max "
+          f"{during.max() * 1e3:.1f} ms (bound {bound * 1e3:.1f} ms); swaps waited up to {max(swap_waits):.2f} s")
+    assert during.max() < bound
+    assert np.quantile(during, 0.99) <= 2 * np.quantile(before, 0.99)
+
+
+def test_query_helpers_leave_a_non_autocommit_connection_idle(conninfo, conn) -> None:
+    load(conn, V1)
+    vs.swap_live(conn, V1)
+    with psycopg.connect(conninfo) as hook_like:  # an Airflow hook's default connection: not autocommit
+        assert len(vs.similar_items(hook_like, "S00_0001", 5)) == 5
+        assert len(vs.recommend_for_user(hook_like, 101, 5, exclude=["S00_0002"])) == 5
+        assert vs.user_vector(hook_like, 101) is not None
+        assert hook_like.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert hook_like.execute("SHOW hnsw.ef_search").fetchone() == ("40",)  # session settings untouched
+        hook_like.rollback()
+        # inside a transaction the caller opened, they run in a savepoint and leave it open for the caller
+        hook_like.execute("SELECT 1")
+        assert len(vs.similar_items(hook_like, "S00_0001", 5)) == 5
+        assert hook_like.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+
+
+def test_cached_version_dropped_by_hand_is_resolved_again(conninfo, conn) -> None:
+    load(conn, V1)
+    vs.swap_live(conn, V1)
+    load(conn, V2, n_items=60)
+    with psycopg.connect(conninfo, autocommit=True) as reader:
+        assert len(vs.similar_items(reader, "S00_0001", 5)) == 5  # V1 cached
+        vs.swap_live(conn, V2)
+        vs.prune(conn, keep=0, retired_grace=0)  # an operator ignoring the grace period
+        assert vs.versions(conn)[1]["pruned_at"] is not None
+        assert len(vs.similar_items(reader, "S00_0055", 5)) == 5  # V1's tables are gone: V2 resolved and used
+        assert serving_live.cached(reader).version == V2
+
+
+def test_ensure_schema_adds_retired_at_to_an_old_catalogue_and_then_takes_no_exclusive_lock(conninfo, conn) -> None:
+    conn.execute("ALTER TABLE model_versions DROP COLUMN retired_at")  # as created before retired_at existed
+    vs.ensure_schema(conn)
+    assert "retired_at" in _columns(conn)
+    # an analyst reading model_versions in a long transaction does not make ensure_schema wait
+    options = conninfo_to_dict(conninfo)["options"]
+    with psycopg.connect(conninfo) as analyst, psycopg.connect(
+            make_conninfo(conninfo, options=f"{options} -c lock_timeout=200ms"), autocommit=True) as loader:
+        analyst.execute("SELECT count(*) FROM model_versions").fetchone()
+        vs.ensure_schema(loader)
+
+
+def _columns(conn: psycopg.Connection) -> set[str]:
+    rows = conn.execute("SELECT attname FROM pg_attribute WHERE attrelid = 'model_versions'::regclass "
+                        "AND attnum > 0 AND NOT attisdropped").fetchall()
+    return {r[0] for r in rows}
+
+
 def test_version_with_another_dimension_swaps_in_and_prepared_readers_follow(conninfo, conn) -> None:
     load(conn, V1, dim=8)
     vs.swap_live(conn, V1)
@@ -218,6 +364,8 @@ def test_version_with_another_dimension_swaps_in_and_prepared_readers_follow(con
             assert len(vs.similar_items(reader, "S00_0003", 5)) == 5
         load(conn, V2, dim=32, seed=1)
         vs.swap_live(conn, V2)
+        assert vs.user_vector(reader, 100).shape == (8,)  # the reader's cached version, whole, for a few seconds
+        serving_live.forget(reader)  # as when the cache expires
         assert vs.user_vector(reader, 100).shape == (32,)
         assert len(vs.similar_items(reader, "S00_0003", 5)) == 5
         assert len(vs.recommend_for_vector(reader, np.ones(32, dtype=np.float32), 5)) == 5
@@ -338,15 +486,13 @@ def big(conn) -> tuple[EmbeddingsTable, EmbeddingsTable]:
 
 def test_knn_queries_use_the_hnsw_indexes(conn, big) -> None:
     item_table = vs.table_names(vs.slug(V1))[0]
-    vector = big[1].vectors[0]
     vs._register(conn)
-    similar = explain(conn, "select_similar_items.sql", {"product_code": "S00_0001", "k": 10})
-    nearest = explain(conn, "select_nearest_items.sql", {"q": vector, "k": 10, "exclude": ["S00_0001"]})
-    for_user = explain(conn, "select_items_for_user.sql", {"customer_number": 100, "k": 10, "exclude": []})
+    similar = explain(conn, "select_similar_items.sql", {"codes": ["S00_0001", "S00_0002"], "limit": 11})
+    profiles = explain(conn, "select_items_for_profiles.sql", {
+        "customers": [100, 99_999], "vectors": [None, big[1].vectors[0]], "limits": [10, 12]})
     assert f"Index Scan using {item_table}_cosine" in similar
-    assert f"Index Scan using {item_table}_ip" in nearest
-    assert f"Index Scan using {item_table}_ip" in for_user
-    assert "Seq Scan on item" not in similar + nearest + for_user
+    assert f"Index Scan using {item_table}_ip" in profiles
+    assert "Seq Scan on item" not in similar + profiles
 
 
 def test_query_helpers_agree_with_numpy(conn, big) -> None:
@@ -401,9 +547,27 @@ def test_prune_keeps_the_live_version_the_newest_n_and_the_rollback_target(conn)
         vs.swap_live(conn, V3)
     assert vs.prune(conn, keep=2) == []  # idempotent
     assert vs.rollback(conn) == V1
-    # keep=0 prunes every not-live version; the live one always stays
-    assert sorted(vs.prune(conn, keep=0)) == sorted([V2, V4, V5])
+    # keep=0 prunes every not-live version; the live one always stays; V2 just stopped being live: kept for now
+    assert sorted(vs.prune(conn, keep=0)) == sorted([V4, V5])
+    assert sorted(vs.prune(conn, keep=0, retired_grace=0)) == [V2]
     assert vs.live_version(conn)["version"] == V1 and view_counts(conn) == (50, 20)
     load(conn, V3)  # a pruned version can be loaded again
     vs.swap_live(conn, V3)
     assert vs.live_version(conn)["version"] == V3
+
+
+def test_version_retired_moments_ago_is_pruned_only_after_the_grace_period(conn) -> None:
+    # GIVEN V1 was live and V2 just replaced it
+    for version in [V1, V2]:
+        load(conn, version)
+        vs.swap_live(conn, version)
+    load(conn, V3)
+    # WHEN pruning everything not live, with a 1-second grace period
+    # THEN the never-live V3 goes at once, V1 (readers may still have it cached) only once the grace has passed
+    assert vs.prune(conn, keep=0, retired_grace=1.0) == [V3]
+    assert len(version_tables(conn, V1)) == 2
+    retired = {v["version"]: v["retired_at"] for v in vs.versions(conn)}
+    assert retired[V1] is not None and retired[V2] is None
+    time.sleep(1.1)
+    assert vs.prune(conn, keep=0, retired_grace=1.0) == [V1]
+    assert version_tables(conn, V1) == []
