@@ -8,22 +8,24 @@
 # The image's ONBUILD steps install packages.txt and requirements.txt (the same file MWAA installs, with the
 # same constraint line). packages.txt: build-essential, default-libmysqlclient-dev and pkg-config are what
 # mysqlclient (apache-airflow-providers-mysql) compiles against; default-jre-headless and libmariadb-java
-# (its JDBC jar) are for the local Glue runner below.
+# (its JDBC jar) are for the local Glue endpoint below.
 FROM astrocrpublic.azurecr.io/runtime:3.3-7-python-3.12
 
-# DATAPLATFORM_GLUE_RUNNER=local runs the Glue scripts on local PySpark (dataplatform.glue_local), the same
-# Spark 3.5.4 as Glue 5.0 and requirements-lock.txt. Local only: MWAA runs them on AWS Glue, so pyspark is
-# not in requirements.txt.
+# The `glue` service of docker-compose.override.yml runs this same image as the local Glue endpoint
+# (devstack/glue_local.py: moto's Glue API whose job runs run the scripts on local PySpark, the same Spark
+# 3.5.4 as Glue 5.0 and requirements-lock.txt). Local only: MWAA runs them on AWS Glue, so pyspark is not in
+# requirements.txt. The Airflow containers never run Spark: they call Glue, like on MWAA.
 RUN pip install --no-cache-dir pyspark==3.5.4
 
 # Local values only, the same as devstack/env.py: every AWS call goes to the moto service of
-# docker-compose.override.yml (AWS_ENDPOINT_URL covers every boto3 client), never to a real account.
+# docker-compose.override.yml (AWS_ENDPOINT_URL covers every boto3 client), never to a real account; Glue
+# calls go to the glue service (airflow_settings.yaml routes the aws_default connection's Glue there too).
 ENV DATAPLATFORM_PREFIX=reco-local \
     DATAPLATFORM_REGION=eu-west-1 \
     DATAPLATFORM_ACCOUNT_ID=123456789012 \
-    DATAPLATFORM_GLUE_RUNNER=local \
     DATAPLATFORM_RETRY_DELAY_SECONDS=1 \
     AWS_ENDPOINT_URL=http://moto:5000 \
+    AWS_ENDPOINT_URL_GLUE=http://glue:5000 \
     AWS_ACCESS_KEY_ID=testing \
     AWS_SECRET_ACCESS_KEY=testing \
     AWS_DEFAULT_REGION=eu-west-1

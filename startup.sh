@@ -16,7 +16,6 @@
 #                                   reco-prod-data-lake, reco-prod-mwaa, ...
 #      DATAPLATFORM_REGION       <- AWS_REGION / AWS_DEFAULT_REGION (set by MWAA)
 #      DATAPLATFORM_ACCOUNT_ID   <- CUSTOMER_ACCOUNT_ID (set by MWAA's container image)
-#      DATAPLATFORM_GLUE_RUNNER  <- glue (on MWAA, Glue jobs always run on AWS Glue)
 #      DATAPLATFORM_RETRY_DELAY_SECONDS: only from 1. or 2. (config.py's default otherwise)
 # A value that resolves to nothing is not exported, so config.py's default applies.
 # MWAA protects some variables (AIRFLOW_ENV_NAME, AWS_REGION, PYTHONPATH, ...): this script never sets them.
@@ -33,7 +32,6 @@ _dataplatform_env_prefix="$(printf '%s' "${AIRFLOW_ENV_NAME:-}" | tr '[:upper:]_
 _dataplatform_export PREFIX "${DATAPLATFORM_PREFIX:-${AIRFLOW__DATAPLATFORM__PREFIX:-${_dataplatform_env_prefix}}}"
 _dataplatform_export REGION "${DATAPLATFORM_REGION:-${AIRFLOW__DATAPLATFORM__REGION:-${AWS_REGION:-${AWS_DEFAULT_REGION:-}}}}"
 _dataplatform_export ACCOUNT_ID "${DATAPLATFORM_ACCOUNT_ID:-${AIRFLOW__DATAPLATFORM__ACCOUNT_ID:-${CUSTOMER_ACCOUNT_ID:-}}}"
-_dataplatform_export GLUE_RUNNER "${DATAPLATFORM_GLUE_RUNNER:-${AIRFLOW__DATAPLATFORM__GLUE_RUNNER:-glue}}"
 _dataplatform_export RETRY_DELAY_SECONDS "${DATAPLATFORM_RETRY_DELAY_SECONDS:-${AIRFLOW__DATAPLATFORM__RETRY_DELAY_SECONDS:-}}"
 
 unset -f _dataplatform_export

@@ -30,11 +30,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import airflow.providers.amazon.aws.assets.s3  # noqa: F401 - s3:// Asset URIs; the DAG processor pre-imports it once
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.sdk import Param, chain, dag, task
 
 from dataplatform.batch import popular_products, training_export
 from dataplatform.batch.glue_jobs import GlueJobSpec, sync_script
-from dataplatform.batch.glue_operator import GlueJobRunOperator
 from dataplatform.batch.source_schema import SchemaDriftError
 from dataplatform.config import templated
 from dataplatform.handoffs import Snapshot, TrainingSnapshotEvent
@@ -70,14 +70,11 @@ def training_data_export():
     def upload_glue_script() -> dict:
         return sync_script(aws_client("s3"), job, configured())
 
-    run_export_job = GlueJobRunOperator(
+    run_export_job = GlueJobOperator(
         task_id="run_export_job",
-        script_name=job.script,
-        source_conn_id=s.source_conn_id,
         deferrable=True,
         script_args={
             "--connection_name": job.connection_name(s),
-            "--jdbc_url": "from-glue-connection",
             "--jdbc_driver": job.jdbc_driver,
             "--source_database": s.source_database,
             "--output_path": f"s3://{s.data_lake_bucket}/{training_export.SNAPSHOT_ROOT}",

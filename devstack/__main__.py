@@ -1,6 +1,7 @@
 """`python -m devstack <command>`: the local stack's one entry point.
 
-    start    start MariaDB, PostgreSQL+pgvector and moto; create AWS resources; migrate Airflow's DB
+    start    start MariaDB, PostgreSQL+pgvector, moto and the local Glue endpoint; create AWS resources;
+             migrate Airflow's DB
     stop     stop them (state under .local/ is kept)
     status   query each service for real
     env      print `export` lines pointing a shell at the stack (`eval "$(python -m devstack env)"`)
@@ -17,6 +18,7 @@ import subprocess
 import sys
 
 from devstack import stack
+from devstack.connections import StackConnections
 from devstack.env import local_env
 
 
@@ -33,7 +35,7 @@ def cmd_start(cfg: stack.StackConfig) -> None:
     from dataplatform.config import settings
     from devstack.aws_resources import create_resources
 
-    create_resources(settings(), cfg.moto_endpoint)
+    create_resources(settings(), StackConnections(cfg, stack.load_secrets(cfg)))
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     for name, state in stack.status(cfg).items():
         print(f"{name:<20} {state}")
@@ -42,9 +44,7 @@ def cmd_start(cfg: stack.StackConfig) -> None:
 def cmd_seed(cfg: stack.StackConfig, scale: str) -> dict[str, int]:
     from devstack.seed import seed_source
 
-    sec = stack.load_secrets(cfg)
-    counts = seed_source(host=stack.HOST, port=cfg.mysql_port, user=stack.MYSQL_ADMIN_USER,
-                         password=sec.mysql_admin, scale=scale)
+    counts = seed_source(**StackConnections(cfg, stack.load_secrets(cfg)).source_admin_params(), scale=scale)
     for table, n in counts.items():
         print(f"{table:<15} {n:>10,}")
     return counts

@@ -1,23 +1,28 @@
 """Create, idempotently, the AWS resources the pipelines expect, on moto.
 
-In AWS these belong to the infrastructure code (the buckets, stream, topic, Glue database and role);
-locally the stack makes them so every DAG finds what it would find in a real account.
+In AWS these belong to the infrastructure code (the buckets, stream, topic, Glue database, role and JDBC
+connection); locally the stack makes them so every DAG finds what it would find in a real account.
+
+The Glue JDBC connection of each job in `include/glue/jobs.yaml` (`<prefix>-<connection>`) points at the local
+MariaDB with the pipelines' read-only account, as the real one points at the read replica: the local Glue
+endpoint (`devstack/glue_local.py`) reads it for a job run as AWS Glue does.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from dataplatform.batch.glue_jobs import GlueJobSpec
 from dataplatform.config import Settings
+from devstack.connections import StackConnections
 
 
-def create_resources(s: Settings, endpoint_url: str) -> list[str]:
-    kw = {"endpoint_url": endpoint_url, "region_name": s.region}
-    s3, kinesis = boto3.client("s3", **kw), boto3.client("kinesis", **kw)
-    sns, glue, iam = boto3.client("sns", **kw), boto3.client("glue", **kw), boto3.client("iam", **kw)
+def create_resources(s: Settings, stack: StackConnections) -> list[str]:
+    s3, kinesis, sns = stack.moto_client("s3"), stack.moto_client("kinesis"), stack.moto_client("sns")
+    glue, iam = stack.moto_client("glue"), stack.moto_client("iam")
     made = []
     for bucket in s.buckets:
         try:
@@ -48,4 +53,28 @@ def create_resources(s: Settings, endpoint_url: str) -> list[str]:
         made.append(f"iam role {role}")
     except iam.exceptions.EntityAlreadyExistsException:
         pass
+    readonly = stack.source_readonly_params()
+    for name in sorted({spec.connection_name(s) for spec in GlueJobSpec.load_all()}):
+        if create_glue_jdbc_connection(glue, name, stack.source_jdbc_url(s.source_database),
+                                       user=readonly["user"], password=readonly["password"]):
+            made.append(f"glue connection {name}")
     return made
+
+
+def create_glue_jdbc_connection(glue: Any, name: str, jdbc_url: str, *, user: str, password: str) -> bool:
+    """Create the Glue JDBC connection `name`; False if it exists already with these properties.
+
+    moto has no UpdateConnection: a connection left with other properties (the stack's secrets were
+    regenerated) is reported, and a restart of the stack (moto keeps its state in memory) clears it."""
+    properties = {"JDBC_CONNECTION_URL": jdbc_url, "USERNAME": user, "PASSWORD": password,
+                  "JDBC_ENFORCE_SSL": "false"}
+    try:
+        glue.create_connection(ConnectionInput={"Name": name, "ConnectionType": "JDBC",
+                                                "ConnectionProperties": properties})
+        return True
+    except glue.exceptions.AlreadyExistsException:
+        current = glue.get_connection(Name=name, HidePassword=False)["Connection"]["ConnectionProperties"]
+        if current != properties:
+            raise RuntimeError(f"Glue connection {name} exists on moto with other properties: restart the stack "
+                               "(python -m devstack stop && python -m devstack start)") from None
+        return False

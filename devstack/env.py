@@ -2,7 +2,10 @@
 
 Connections are `AIRFLOW_CONN_*` JSON, the same ids Astro (`airflow_settings.yaml`) and MWAA (Secrets
 Manager `airflow/connections/<id>`) define. AWS calls go to moto: `AWS_ENDPOINT_URL` covers every boto3
-client, so no code path can reach a real AWS account from the local stack.
+client, so no code path can reach a real AWS account from the local stack. Glue calls go to the local Glue
+endpoint (`devstack/glue_local.py`, moto's Glue API whose job runs really run): `service_config.glue` in the
+`aws_default` connection for the provider's hooks, operators and triggers (sync and aiobotocore), and
+`AWS_ENDPOINT_URL_GLUE` for a plain boto3 client.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ def connections(cfg: StackConfig, sec: Secrets) -> dict[str, dict]:
         },
         "aws_default": {
             "conn_type": "aws", "login": "testing", "password": "testing",
-            "extra": {"region_name": REGION, "endpoint_url": cfg.moto_endpoint},
+            "extra": {"region_name": REGION, "endpoint_url": cfg.moto_endpoint,
+                      "service_config": {"glue": {"endpoint_url": cfg.glue_endpoint}}},
         },
     }
 
@@ -56,15 +60,16 @@ def local_env(cfg: StackConfig, sec: Secrets) -> dict[str, str]:
         "DATAPLATFORM_PREFIX": LOCAL_PREFIX,
         "DATAPLATFORM_REGION": REGION,
         "DATAPLATFORM_ACCOUNT_ID": MOTO_ACCOUNT_ID,
-        "DATAPLATFORM_GLUE_RUNNER": "local",
         "DATAPLATFORM_RETRY_DELAY_SECONDS": "1",  # a failing local run fails in seconds, not minutes
         "AWS_ENDPOINT_URL": cfg.moto_endpoint,
+        "AWS_ENDPOINT_URL_GLUE": cfg.glue_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "LOCAL_MYSQL_PORT": str(cfg.mysql_port),
         "LOCAL_PG_PORT": str(cfg.pg_port),
         "LOCAL_MOTO_PORT": str(cfg.moto_port),
+        "LOCAL_GLUE_PORT": str(cfg.glue_port),
         "LOCAL_STATE_DIR": str(cfg.state_dir),
         "LOCAL_MYSQL_ADMIN_USER": MYSQL_ADMIN_USER,
         "LOCAL_MYSQL_ADMIN_PASSWORD": sec.mysql_admin,

@@ -1,12 +1,15 @@
-"""The embedded local stack: MariaDB (the MySQL source), PostgreSQL 16 + pgvector, moto server.
+"""The embedded local stack: MariaDB (the MySQL source), PostgreSQL 16 + pgvector, moto server, and the local
+Glue endpoint (`devstack/glue_local.py`: moto's Glue API whose job runs really run, on local Spark).
 
 No Docker: MariaDB comes from Debian's packages, PostgreSQL + pgvector from the `pgserver` wheel, moto from
 PyPI. Everything listens on 127.0.0.1, ports come from the environment, state lives under `.local/`.
 Passwords are generated on first start and kept in `.local/secrets.json` (git-ignored), never in the repo.
+Connections to the running services are opened by `devstack/connections.py`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -30,6 +33,7 @@ class StackConfig:
     mysql_port: int
     pg_port: int
     moto_port: int
+    glue_port: int
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -38,6 +42,7 @@ class StackConfig:
             mysql_port=int(os.environ.get("LOCAL_MYSQL_PORT", "3307")),
             pg_port=int(os.environ.get("LOCAL_PG_PORT", "5433")),
             moto_port=int(os.environ.get("LOCAL_MOTO_PORT", "5055")),
+            glue_port=int(os.environ.get("LOCAL_GLUE_PORT", "5056")),
         )
 
     @property
@@ -47,6 +52,15 @@ class StackConfig:
     @property
     def moto_endpoint(self) -> str:
         return f"http://{HOST}:{self.moto_port}"
+
+    @property
+    def glue_endpoint(self) -> str:
+        return f"http://{HOST}:{self.glue_port}"
+
+    @property
+    def glue_work_dir(self) -> Path:
+        """The local Glue endpoint's scripts, outputs and run logs (`<work dir>/logs/<job>/<run id>.log`)."""
+        return self.state_dir / "glue"
 
 
 @dataclass(frozen=True)
@@ -86,10 +100,11 @@ def _pid_alive(pid_file: Path) -> bool:
     return True
 
 
-def _spawn(name: str, argv: list[str], cfg: StackConfig) -> None:
+def _spawn(name: str, argv: list[str], cfg: StackConfig, env: dict[str, str] | None = None) -> None:
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     log = open(cfg.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+                            env=env)
     (cfg.run_dir / f"{name}.pid").write_text(str(proc.pid))
 
 
@@ -121,18 +136,11 @@ def _kill(name: str, cfg: StackConfig) -> None:
 # --- MariaDB -----------------------------------------------------------------------------------------
 
 
-def mysql_connect(cfg: StackConfig, user: str, password: str, database: str | None = None, **kw: object):
-    import MySQLdb
-
-    args: dict[str, object] = {"host": HOST, "port": cfg.mysql_port, "user": user, "password": password}
-    if database:
-        args["database"] = database
-    return MySQLdb.connect(**args, connect_timeout=5, **kw)
-
-
 def mysql_ready(cfg: StackConfig, sec: Secrets) -> None:
     """A real query as the admin user: a ping would succeed even when access is denied."""
-    conn = mysql_connect(cfg, MYSQL_ADMIN_USER, sec.mysql_admin)
+    from devstack.connections import StackConnections
+
+    conn = StackConnections(cfg, sec).source_admin()
     try:
         cur = conn.cursor()
         cur.execute("SELECT 1")
@@ -190,14 +198,10 @@ def _as_pg_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", PG_OS_USER, "--", *argv] if os.geteuid() == 0 else argv
 
 
-def pg_conninfo(cfg: StackConfig, user: str, password: str, dbname: str = PG_DATABASE) -> str:
-    return f"host={HOST} port={cfg.pg_port} user={user} password={password} dbname={dbname} connect_timeout=5"
-
-
 def pg_ready(cfg: StackConfig, sec: Secrets) -> None:
-    import psycopg
+    from devstack.connections import StackConnections
 
-    with psycopg.connect(pg_conninfo(cfg, PG_APP_USER, sec.pg_app)) as conn:
+    with StackConnections(cfg, sec).vector_db() as conn:
         version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
         assert version, "pgvector extension missing"
 
@@ -205,6 +209,9 @@ def pg_ready(cfg: StackConfig, sec: Secrets) -> None:
 def start_postgres(cfg: StackConfig, sec: Secrets) -> None:
     import psycopg
 
+    from devstack.connections import StackConnections
+
+    stack = StackConnections(cfg, sec)
     base = cfg.state_dir / "postgres"
     data = base / "data"
     if os.geteuid() == 0 and subprocess.run(["id", PG_OS_USER], capture_output=True).returncode:
@@ -227,14 +234,14 @@ def start_postgres(cfg: StackConfig, sec: Secrets) -> None:
             "-o", f"-p {cfg.pg_port} -c listen_addresses={HOST} -k {base} -c max_connections=200",
             "start",
         ]), check=True, capture_output=True)
-    _wait("PostgreSQL", lambda: psycopg.connect(pg_conninfo(cfg, "postgres", sec.pg_superuser, "postgres")).close())
-    with psycopg.connect(pg_conninfo(cfg, "postgres", sec.pg_superuser, "postgres"), autocommit=True) as conn:
+    _wait("PostgreSQL", lambda: stack.vector_db(superuser=True, dbname="postgres").close())
+    with stack.vector_db(superuser=True, dbname="postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PG_APP_USER,)).fetchone():
             conn.execute(f"CREATE ROLE {PG_APP_USER} LOGIN")
         conn.execute(f"ALTER ROLE {PG_APP_USER} PASSWORD {psycopg.sql.quote(sec.pg_app)}")
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)).fetchone():
             conn.execute(f"CREATE DATABASE {PG_DATABASE} OWNER {PG_APP_USER}")
-    with psycopg.connect(pg_conninfo(cfg, "postgres", sec.pg_superuser), autocommit=True) as conn:
+    with stack.vector_db(superuser=True, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     _wait("pgvector", lambda: pg_ready(cfg, sec))
 
@@ -243,10 +250,9 @@ def start_postgres(cfg: StackConfig, sec: Secrets) -> None:
 
 
 def moto_ready(cfg: StackConfig) -> None:
-    import boto3
+    from devstack.connections import StackConnections
 
-    boto3.client("s3", endpoint_url=cfg.moto_endpoint, region_name="us-east-1",
-                 aws_access_key_id="testing", aws_secret_access_key="testing").list_buckets()
+    StackConnections(cfg, load_secrets(cfg)).aws_client("s3").list_buckets()
 
 
 def start_moto(cfg: StackConfig) -> None:
@@ -254,6 +260,37 @@ def start_moto(cfg: StackConfig) -> None:
         moto = Path(sys.executable).parent / "moto_server"
         _spawn("moto", [str(moto), "-H", HOST, "-p", str(cfg.moto_port)], cfg)
     _wait("moto server", lambda: moto_ready(cfg))
+
+
+# --- the local Glue endpoint (devstack/glue_local.py) ---------------------------------------------------------
+
+GLUE_ENDPOINT_SOURCES = (REPO / "devstack" / "glue_local.py", REPO / "plugins" / "dataplatform" / "s3.py")
+
+
+def _glue_code_version() -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in GLUE_ENDPOINT_SOURCES)).hexdigest()
+
+
+def glue_ready(cfg: StackConfig) -> None:
+    """A Glue call through the endpoint (forwarded to moto): both are up and talking."""
+    from devstack.connections import StackConnections
+
+    StackConnections(cfg, load_secrets(cfg)).aws_client("glue").get_databases()
+
+
+def start_glue(cfg: StackConfig) -> None:
+    """Start the local Glue endpoint after moto; an endpoint left running by older code is restarted."""
+    version_file = cfg.run_dir / "glue.code"
+    version = _glue_code_version()
+    if _pid_alive(cfg.run_dir / "glue.pid") and (
+            not version_file.exists() or version_file.read_text() != version):
+        _kill("glue", cfg)
+    if not _pid_alive(cfg.run_dir / "glue.pid"):
+        env = {**os.environ, "PYTHONPATH": f"{REPO / 'plugins'}{os.pathsep}{REPO}"}
+        _spawn("glue", [sys.executable, "-m", "devstack.glue_local", "--host", HOST, "--port", str(cfg.glue_port),
+                        "--moto-endpoint", cfg.moto_endpoint, "--work-dir", str(cfg.glue_work_dir)], cfg, env=env)
+        version_file.write_text(version)
+    _wait("local Glue endpoint", lambda: glue_ready(cfg))
 
 
 # --- the whole stack -------------------------------------------------------------------------------------
@@ -264,10 +301,12 @@ def start(cfg: StackConfig) -> Secrets:
     start_mariadb(cfg, sec)
     start_postgres(cfg, sec)
     start_moto(cfg)
+    start_glue(cfg)
     return sec
 
 
 def stop(cfg: StackConfig) -> None:
+    _kill("glue", cfg)
     _kill("moto", cfg)
     _kill("mariadb", cfg)
     data = cfg.state_dir / "postgres" / "data"
@@ -281,6 +320,7 @@ def status(cfg: StackConfig) -> dict[str, str]:
         "mariadb": lambda: mysql_ready(cfg, sec),
         "postgres+pgvector": lambda: pg_ready(cfg, sec),
         "moto": lambda: moto_ready(cfg),
+        "glue (local endpoint)": lambda: glue_ready(cfg),
     }
     result = {}
     for name, probe in checks.items():

@@ -1,6 +1,6 @@
 """Shared fixtures. The test stack is the same embedded stack as the demo's, on its own ports and state
 folder (`.local/test`), so tests never touch the demo's data. The environment is set before anything
-imports Airflow."""
+imports Airflow. Connections to the stack are opened by `devstack.connections` (the one place that does)."""
 
 from __future__ import annotations
 
@@ -17,31 +17,53 @@ os.environ.setdefault("LOCAL_STATE_DIR", str(REPO / ".local" / "test"))
 os.environ.setdefault("LOCAL_MYSQL_PORT", "3317")
 os.environ.setdefault("LOCAL_PG_PORT", "5443")
 os.environ.setdefault("LOCAL_MOTO_PORT", "5065")
+os.environ.setdefault("LOCAL_GLUE_PORT", "5066")
 
 from devstack import stack  # noqa: E402
+from devstack.connections import StackConnections  # noqa: E402
 from devstack.env import local_env  # noqa: E402
 
 CFG = stack.StackConfig.from_env()
-SECRETS = stack.load_secrets(CFG)
-os.environ.update(local_env(CFG, SECRETS))
+STACK = StackConnections(CFG, stack.load_secrets(CFG))
+os.environ.update(local_env(CFG, STACK.secrets))
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator[stack.StackConfig]:
-    """MariaDB, PostgreSQL+pgvector and moto up, AWS resources created, Airflow's DB migrated."""
+def moto_server() -> StackConnections:
+    """Only the moto server (for tests that need S3 and nothing else): its clients via `.aws_client()`."""
+    stack.start_moto(CFG)
+    return STACK
+
+
+@pytest.fixture
+def s3_client(moto_server: StackConnections):
+    return moto_server.aws_client("s3")
+
+
+@pytest.fixture(scope="session")
+def local_stack(moto_server: StackConnections) -> Iterator[stack.StackConfig]:
+    """MariaDB, PostgreSQL+pgvector, moto and the local Glue endpoint up, AWS resources created (the Glue
+    connection included), Airflow's DB migrated."""
     from dataplatform.config import settings
     from devstack.aws_resources import create_resources
 
     stack.start(CFG)
-    create_resources(settings(), CFG.moto_endpoint)
+    create_resources(settings(), STACK)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     yield CFG
 
 
 @pytest.fixture(scope="session")
-def source_db_admin(local_stack: stack.StackConfig) -> dict:
-    return {"host": stack.HOST, "port": local_stack.mysql_port, "user": stack.MYSQL_ADMIN_USER,
-            "password": SECRETS.mysql_admin}
+def stack_connections(local_stack: stack.StackConfig) -> StackConnections:
+    """The running test stack's connections (MySQLdb, psycopg, boto3)."""
+    return STACK
+
+
+@pytest.fixture(scope="session")
+def source_db_admin(stack_connections: StackConnections) -> dict:
+    """host, port, user, password of the source's admin account: `MySQLdb.connect(**source_db_admin)` or
+    `seed_source(**source_db_admin)`."""
+    return stack_connections.source_admin_params()
 
 
 @pytest.fixture(scope="session")
@@ -52,14 +74,14 @@ def seeded_source(source_db_admin: dict) -> dict[str, int]:
     return seed_source(**source_db_admin, scale="sample")
 
 
+@pytest.fixture(scope="session")
+def vector_conninfo(stack_connections: StackConnections) -> str:
+    """libpq connection string of the vector DB as the pipelines' role."""
+    return stack_connections.vector_conninfo()
+
+
 @pytest.fixture
-def pg_conn(local_stack):
-    """A psycopg 3 connection to the vector DB as the pipelines' user (from AIRFLOW_CONN_PG_VECTOR)."""
-    import json
-
-    import psycopg
-
-    c = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
-    with psycopg.connect(host=c["host"], port=c["port"], user=c["login"], password=c["password"],
-                         dbname=c["schema"]) as conn:
+def pg_conn(stack_connections: StackConnections):
+    """A psycopg 3 connection to the vector DB as the pipelines' role."""
+    with stack_connections.vector_db() as conn:
         yield conn

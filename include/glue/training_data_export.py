@@ -6,9 +6,12 @@ with its customer's and product's features, writes snappy Parquet to
 `_manifest.json` and, only if every rule passed, the `_SUCCESS` marker, last. Rerunning a date replaces that
 snapshot only. Columns come from the schema contract (`--contract`), never from this file.
 
-Every input is a job argument. Glue-only pieces (Glue connection credentials, the Data Catalog update) are
-used when `awsglue` is importable; the local runner (`dataplatform.glue_local`) runs this same file on local
-PySpark, where they are skipped and logged. No job bookmarks: every run is a full, consistent snapshot.
+Every input is a job argument; the source's JDBC URL and credentials come from the job's Glue connection
+(`--connection_name`). Glue-only pieces are used when `awsglue` is importable. The devstack's local Glue
+endpoint (`devstack/glue_local.py`) runs this same file on local PySpark: there it gets the Glue connection's
+fields as JSON in `GLUE_LOCAL_JDBC_CONF` (what `GlueContext.extract_jdbc_conf` returns on Glue), writes to a
+local folder the endpoint then copies to S3, and skips the Data Catalog update (logged). No job bookmarks:
+every run is a full, consistent snapshot.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 ARGUMENTS = [
-    "JOB_NAME", "connection_name", "jdbc_url", "jdbc_driver", "source_database", "output_path", "export_date",
+    "JOB_NAME", "connection_name", "jdbc_driver", "source_database", "output_path", "export_date",
     "contract", "run_id", "num_partitions", "catalog_database", "catalog_table",
 ]
 MANIFEST, MARKER = "_manifest.json", "_SUCCESS"
+LOCAL_JDBC_CONF = "GLUE_LOCAL_JDBC_CONF"
 
 try:  # present on AWS Glue only
     from awsglue.context import GlueContext
@@ -114,14 +118,17 @@ def evaluate_quality(df: DataFrame, contract: dict, expected_rows: int, expected
 
 
 def jdbc_options(args: dict[str, str], glue_context) -> dict[str, str]:
+    """Spark JDBC options from the job's Glue connection: the database is `--source_database`."""
     if glue_context is not None:
         conf = glue_context.extract_jdbc_conf(args["connection_name"])
-        url = conf.get("fullUrl") or f"{conf['url'].rstrip('/')}/{args['source_database']}"
-        user, password = conf["user"], conf["password"]
     else:
-        log("local run: source credentials from SOURCE_JDBC_USER / SOURCE_JDBC_PASSWORD")
-        url, user, password = args["jdbc_url"], os.environ["SOURCE_JDBC_USER"], os.environ["SOURCE_JDBC_PASSWORD"]
-    return {"url": url, "user": user, "password": password, "driver": args["jdbc_driver"], "fetchsize": "10000"}
+        if LOCAL_JDBC_CONF not in os.environ:
+            raise SystemExit(f"not on Glue and {LOCAL_JDBC_CONF} is not set: run through the local Glue endpoint")
+        log(f"local run: Glue connection {args['connection_name']} from {LOCAL_JDBC_CONF}")
+        conf = json.loads(os.environ[LOCAL_JDBC_CONF])
+    url = f"{conf['url'].rstrip('/')}/{args['source_database']}"
+    return {"url": url, "user": conf["user"], "password": conf["password"], "driver": args["jdbc_driver"],
+            "fetchsize": "10000"}
 
 
 def read_source(spark: SparkSession, jdbc: dict, contract: dict, partitions: int) -> dict[str, DataFrame]:

@@ -22,9 +22,7 @@ import os
 import re
 from dataclasses import dataclass, fields
 from functools import cache
-from typing import Any, Literal
-
-GlueRunner = Literal["glue", "local"]
+from typing import Any
 
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9-]{1,38}[a-z0-9]")
 """Bucket-name safe: the longest derived bucket, `<prefix>-recommendations`, stays within S3's 63 characters."""
@@ -42,7 +40,6 @@ class Settings:
     prefix: str
     region: str
     account_id: str
-    glue_runner: GlueRunner = "glue"
     retry_delay_seconds: int = 120
     aws_conn_id: str = "aws_default"
     source_conn_id: str = "mysql_source"
@@ -123,11 +120,6 @@ def _required(name: str, pattern: re.Pattern[str], example: str, problems: list[
 
 def _optional() -> dict[str, Any]:
     out: dict[str, Any] = {}
-    runner = _raw("glue_runner")
-    if runner is not None:
-        if runner not in ("glue", "local"):
-            raise ConfigurationError(f"glue_runner must be 'glue' or 'local', got {runner!r}")
-        out["glue_runner"] = runner
     delay = _raw("retry_delay_seconds")
     if delay is not None:
         if not delay.isdigit():
@@ -164,7 +156,7 @@ class _Templated:
     _names = frozenset({f.name for f in fields(Settings)} | {n for n, v in vars(Settings).items()
                                                               if isinstance(v, property)})
 
-    _fixed = frozenset({"glue_runner", "retry_delay_seconds", "aws_conn_id", "source_conn_id", "vector_conn_id",
+    _fixed = frozenset({"retry_delay_seconds", "aws_conn_id", "source_conn_id", "vector_conn_id",
                         "source_database"})
     """Not resource names and never missing: their values as they are."""
 

@@ -66,7 +66,7 @@ def astro_connections() -> dict[str, dict]:
 @pytest.fixture
 def devstack_defaults(monkeypatch: pytest.MonkeyPatch) -> stack.StackConfig:
     """devstack's StackConfig as a shell without LOCAL_* variables gets it (the tests run on other ports)."""
-    for name in ("LOCAL_MYSQL_PORT", "LOCAL_PG_PORT", "LOCAL_MOTO_PORT"):
+    for name in ("LOCAL_MYSQL_PORT", "LOCAL_PG_PORT", "LOCAL_MOTO_PORT", "LOCAL_GLUE_PORT"):
         monkeypatch.delenv(name, raising=False)
     return stack.StackConfig.from_env()
 
@@ -112,6 +112,7 @@ def test_compose_ports_are_devstacks_defaults(compose: dict, devstack_defaults: 
     assert host_port(compose["mysql"])[1] == devstack_defaults.mysql_port == 3307
     assert host_port(compose["pgvector"])[1] == devstack_defaults.pg_port == 5433
     assert host_port(compose["moto"])[1] == devstack_defaults.moto_port == 5055
+    assert host_port(compose["glue"])[1] == devstack_defaults.glue_port == 5056
     for name, service in compose.items():
         assert host_port(service)[0] == "127.0.0.1", f"{name} is published beyond localhost"
         assert service["networks"] == ["airflow"], f"{name} is not on the Astro project's network"
@@ -136,8 +137,30 @@ def test_connections_reach_the_compose_services(astro_connections: dict[str, dic
     assert pg["conn_login"] == compose["pgvector"]["environment"]["APP_USER"]
     assert pg["conn_password"] == compose["pgvector"]["environment"]["APP_PASSWORD"]
     moto_url = f"http://moto:{host_port(compose['moto'])[2]}"
-    assert astro_connections["aws_default"]["conn_extra"]["endpoint_url"] == moto_url
+    glue_url = f"http://glue:{host_port(compose['glue'])[2]}"
+    aws_extra = astro_connections["aws_default"]["conn_extra"]
+    assert aws_extra["endpoint_url"] == moto_url
+    assert aws_extra["service_config"] == {"glue": {"endpoint_url": glue_url}}
     assert dockerfile_env(REPO / "Dockerfile")["AWS_ENDPOINT_URL"] == moto_url
+    assert dockerfile_env(REPO / "Dockerfile")["AWS_ENDPOINT_URL_GLUE"] == glue_url
+
+
+def test_glue_service_is_the_local_glue_endpoint_on_the_moto_service(compose: dict) -> None:
+    glue = compose["glue"]
+    assert glue["build"] == "." and glue["depends_on"] == ["moto"]
+    argv = glue["entrypoint"]
+    assert argv[:3] == ["python", "-m", "devstack.glue_local"]
+    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    assert int(options["--port"]) == host_port(glue)[2]
+    assert options["--moto-endpoint"] == f"http://moto:{host_port(compose['moto'])[2]}"
+
+
+def test_aws_connection_routes_the_same_services_as_devstack(astro_connections: dict[str, dict],
+                                                              devstack_defaults: stack.StackConfig) -> None:
+    devstack_extra = devstack_env.connections(devstack_defaults, DUMMY_SECRETS)["aws_default"]["extra"]
+    astro_extra = astro_connections["aws_default"]["conn_extra"]
+    assert set(astro_extra) == set(devstack_extra)
+    assert set(astro_extra["service_config"]) == set(devstack_extra["service_config"]) == {"glue"}
 
 
 def test_image_environment_is_devstacks_local_environment(devstack_defaults: stack.StackConfig) -> None:
@@ -146,6 +169,10 @@ def test_image_environment_is_devstacks_local_environment(devstack_defaults: sta
     aws = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
     shared = {k: v for k, v in local.items() if k.startswith("DATAPLATFORM_") or k in aws}
     assert {k: image_env.get(k) for k in shared} == shared
+    # both route boto3 to moto and Glue to the local Glue endpoint (hosts differ: compose names vs 127.0.0.1)
+    endpoints = {k for k in local if k.startswith("AWS_ENDPOINT_URL")}
+    assert endpoints == {k for k in image_env if k.startswith("AWS_ENDPOINT_URL")} == {
+        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GLUE"}
 
 
 def test_astro_files_stay_out_of_the_image() -> None:

@@ -180,7 +180,6 @@ def test_startup_derives_settings_from_what_mwaa_provides() -> None:
         "DATAPLATFORM_PREFIX": "reco-staging",
         "DATAPLATFORM_REGION": "eu-central-1",
         "DATAPLATFORM_ACCOUNT_ID": "111122223333",
-        "DATAPLATFORM_GLUE_RUNNER": "glue",
     }
     # It sets DATAPLATFORM_* and nothing else: MWAA's own variables are untouched
     assert {k: v for k, v in after.items() if not k.startswith("DATAPLATFORM_")} == {"PATH": os.environ["PATH"], **mwaa}
@@ -199,7 +198,7 @@ def test_startup_prefers_explicit_values_then_mwaa_configuration_options() -> No
 
 def test_startup_leaves_unknown_values_to_the_config_defaults() -> None:
     after = _source_startup({})
-    assert {k for k in after if k.startswith("DATAPLATFORM_")} == {"DATAPLATFORM_GLUE_RUNNER"}
+    assert {k for k in after if k.startswith("DATAPLATFORM_")} == set()
 
 
 # --- upload --------------------------------------------------------------------------------------------------
