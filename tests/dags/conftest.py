@@ -64,6 +64,24 @@ def task_tries(dags) -> Callable[[str], dict[str, int]]:
     return tries
 
 
+@pytest.fixture(scope="session")
+def exported_snapshot(run_dag, seeded_source) -> Iterator:
+    """A training snapshot of the sample source, exported once per session by `training_data_export` (local Spark,
+    ~40 s) for the DAGs that train on it: its `validate_snapshot` result (`handoffs.Snapshot`). Its date is one no
+    other test exports; its objects are removed at the end of the session."""
+    from dataplatform import s3 as s3_ops
+    from dataplatform.batch.training_export import snapshot_key
+    from dataplatform.config import settings
+    from dataplatform.handoffs import Snapshot
+
+    export_date = "2030-01-07"
+    state, tasks, results = run_dag("training_data_export", {"export_date": export_date})
+    assert state == "success", tasks
+    yield Snapshot.from_payload(results["validate_snapshot"])
+    s3, bucket = boto3.client("s3"), settings().data_lake_bucket
+    s3_ops.delete_keys(s3, bucket, s3_ops.list_keys(s3, bucket, snapshot_key(export_date) + "/"))
+
+
 @pytest.fixture
 def source(seeded_source, source_db_admin) -> Iterator:
     """Admin connection to the source; the source is re-seeded afterwards, whatever the test changed."""
