@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import psycopg
@@ -45,8 +45,11 @@ class ReadLimits:
         """These limits with `ef_search` raised to `candidates` (HNSW returns at most ef_search rows)."""
         if candidates > MAX_EF_SEARCH:
             raise ValueError(f"{candidates} candidates asked, above HNSW's maximum ef_search {MAX_EF_SEARCH}")
-        return self if candidates <= self.ef_search else ReadLimits(candidates, self.statement_timeout,
-                                                                    self.lock_timeout)
+        return self if candidates <= self.ef_search else replace(self, ef_search=candidates)
+
+    def with_statement_timeout(self, seconds: float) -> ReadLimits:
+        """These limits with the server ending a statement after `seconds` (a caller's deadline)."""
+        return replace(self, statement_timeout=f"{max(1, round(seconds * 1000))}ms")
 
 
 def register_vector_types(conn: psycopg.Connection) -> None:

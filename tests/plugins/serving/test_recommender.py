@@ -1,0 +1,215 @@
+"""The recommender on the real PostgreSQL + pgvector and moto of the local stack."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import psycopg
+import pytest
+
+from dataplatform.serving.models import FallbackReason, UserActivityEvent
+from dataplatform.serving.recommender import Recommender, ServingOptions
+from dataplatform.vectordb import store
+from tests.plugins.serving.conftest import event, load_model, publish_popular
+
+pytestmark = pytest.mark.stack
+
+
+def parse(payload: dict) -> UserActivityEvent:
+    return UserActivityEvent.model_validate(payload)
+
+
+def ids(items) -> list[str]:
+    return [i.id for i in items]
+
+
+@pytest.fixture
+def options() -> ServingOptions:
+    return ServingOptions(deadline_seconds=5.0, budget_seconds=5.0)  # correctness here, not timing
+
+
+def test_known_customer_gets_the_best_items_by_inner_product_without_cart_items(conninfo, loader, options) -> None:
+    # GIVEN a live version, and a customer with a stored vector whose two best items are in the cart
+    model = load_model(loader, "v1")
+    best = model.exact_top(model.vector_of(101), 2)
+    recommender = Recommender(conninfo, options=options)
+    # WHEN the customer's event is answered
+    record = recommender.recommend(parse(event(101, [(best[0], True), (best[1], True)])))
+    # THEN the items are the best by inner product except the cart, best first, with their scores
+    expected = model.exact_top(model.vector_of(101), 10, exclude=set(best))
+    assert len(set(ids(record.recommended_items)) & set(expected)) >= 9
+    assert not set(best) & set(ids(record.recommended_items))
+    scores = [i.score for i in record.recommended_items]
+    assert scores == sorted(scores, reverse=True)
+    got = {i.id: i.score for i in record.recommended_items}
+    np.testing.assert_allclose(list(got.values()),
+                               [float(model.items.vectors[model.items.ids.index(c)] @ model.vector_of(101))
+                                for c in got], rtol=1e-4)
+    assert (record.model_version, record.fallback, record.fallback_reason) == ("v1", False, None)
+
+
+def test_unknown_customer_gets_the_user_feature_models_vector(conninfo, loader, s3, bucket, options) -> None:
+    # GIVEN a version published with its user-feature model
+    model = load_model(loader, "v1", s3=s3, bucket=bucket)
+    recommender = Recommender(conninfo, options=options, s3=s3)
+    # WHEN a customer without a stored vector (999) browses
+    record = recommender.recommend(parse(event(999, city="Paris", country="France", credit_limit=20_000)))
+    # THEN the items are those of the vector the feature model predicts from city, country and credit limit
+    vector = model.features.predict("Paris", "France", 20_000)
+    assert len(set(ids(record.recommended_items)) & set(model.exact_top(vector, 10))) >= 9
+    assert not record.fallback and record.model_version == "v1"
+    # and a known customer still gets their own vector, not the feature model's
+    known = recommender.recommend(parse(event(101, city="Paris", country="France", credit_limit=20_000)))
+    assert len(set(ids(known.recommended_items)) & set(model.exact_top(model.vector_of(101), 10))) >= 9
+
+
+def test_unknown_customer_without_a_feature_model_gets_popular_products_and_similar_items(
+        conninfo, loader, options) -> None:
+    model = load_model(loader, "v1")  # flat layout: no user-feature model
+    publish_popular(loader, {"Spain": ["S10_0005", "S10_0006"], "*": ["S10_0001", "S10_0002", "S10_0003"]})
+    recommender = Recommender(conninfo, options=options)
+    record = recommender.recommend(parse(event(999, [("S10_0002", True), ("S10_0100", False)])))
+    assert ids(record.recommended_items) == ["S10_0005", "S10_0006", "S10_0001", "S10_0003"]  # cart item left out
+    assert record.fallback and record.fallback_reason == FallbackReason.NO_USER_VECTOR == "no_user_vector"
+    assert record.model_version == "v1"
+    assert [s.product_code for s in record.similar_items] == ["S10_0002", "S10_0100"]
+    assert ids(record.similar_items[0].similar_items)[:3] == model.exact_similar(
+        "S10_0002", 3, exclude={"S10_0100"})
+
+
+def test_similar_items_are_cart_first_merged_deduplicated_and_never_a_browsed_item(conninfo, loader, options) -> None:
+    # GIVEN two nearly identical browsed products (their neighbours coincide), one of them in the cart
+    model = load_model(loader, "v1", n_items=400)
+    near = model.exact_similar("S10_0010", 1)[0]
+    history = [("S10_0010", False), ("S10_0200", False), (near, True), ("S10_0010", False)]
+    record = Recommender(conninfo, options=options).recommend(parse(event(101, history)))
+    # THEN one entry per distinct browsed product, the cart's first, then the most recent; no item twice, none
+    # of the browsed products, each list nearest first
+    assert [s.product_code for s in record.similar_items] == [near, "S10_0010", "S10_0200"]
+    suggested = [i for s in record.similar_items for i in ids(s.similar_items)]
+    assert len(suggested) == len(set(suggested))
+    assert not set(suggested) & {"S10_0010", "S10_0200", near}
+    assert all(len(s.similar_items) == 5 for s in record.similar_items)
+    for entry in record.similar_items:
+        distances = [i.distance for i in entry.similar_items]
+        assert distances == sorted(distances)
+    assert ids(record.similar_items[0].similar_items)[0] == model.exact_similar(
+        near, 1, exclude={"S10_0010", "S10_0200"})[0]
+
+
+def test_empty_history_and_cart_only_and_unknown_products(conninfo, loader, options) -> None:
+    load_model(loader, "v1")
+    recommender = Recommender(conninfo, options=options)
+    empty = recommender.recommend(parse(event(101, [])))
+    assert empty.similar_items == [] and len(empty.recommended_items) == 10 and not empty.fallback
+    cart_only = recommender.recommend(parse(event(101, [("S10_0001", True), ("S10_0002", True)])))
+    assert [s.product_code for s in cart_only.similar_items] == ["S10_0001", "S10_0002"]
+    assert not {"S10_0001", "S10_0002"} & set(ids(cart_only.recommended_items))
+    unknown = recommender.recommend(parse(event(101, [("ZZ_9999", False)])))
+    assert [(s.product_code, s.similar_items) for s in unknown.similar_items] == [("ZZ_9999", [])]
+
+
+def test_history_of_500_items_is_capped_and_answered(conninfo, loader, options) -> None:
+    load_model(loader, "v1")
+    history = [(f"S10_{i % 400:04d}", i % 97 == 0) for i in range(500)]
+    record = Recommender(conninfo, options=options).recommend(parse(event(101, history)))
+    assert len(record.browse_history) == 50 and record.history_dropped == 450
+    assert len(record.similar_items) == options.max_similar_sources
+    assert not set(record.cart) & set(ids(record.recommended_items)) and len(record.recommended_items) == 10
+
+
+def test_hostile_city_is_only_ever_data(conninfo, loader, s3, bucket, options) -> None:
+    load_model(loader, "v1", s3=s3, bucket=bucket)
+    hostile = "x'); DROP TABLE model_versions; --"
+    record = Recommender(conninfo, options=options, s3=s3).recommend(parse(event(999, city=hostile)))
+    assert record.city == hostile and len(record.recommended_items) == 10 and not record.fallback
+    assert store.live_version(loader)["version"] == "v1"
+
+
+def test_before_any_version_is_live_every_answer_is_the_popular_fallback(conninfo, loader, options) -> None:
+    publish_popular(loader, {"*": ["S10_0001", "S10_0002"]})
+    record = Recommender(conninfo, options=options).recommend(parse(event(101, [("S10_0001", True)])))
+    assert ids(record.recommended_items) == ["S10_0002"] and record.similar_items == []
+    assert record.fallback and record.fallback_reason == "no_live_model" and record.model_version is None
+
+
+class CountingCursor(psycopg.Cursor):
+    statements: list[str] = []
+
+    def execute(self, query, params=None, **kwargs):  # type: ignore[override]
+        CountingCursor.statements.append(str(query)[:60])
+        return super().execute(query, params, **kwargs)
+
+
+def test_a_batch_is_answered_in_a_few_statements_not_one_per_record(conninfo, loader, options) -> None:
+    # GIVEN a recommender whose connection counts the statements it runs (after a first answer: live version
+    # resolved, popular products loaded)
+    load_model(loader, "v1")
+
+    def connect() -> psycopg.Connection:
+        conn = psycopg.connect(conninfo, autocommit=True)
+        conn.cursor_factory = CountingCursor
+        return conn
+
+    recommender = Recommender(connect, options=options)
+    recommender.recommend(parse(event(101, [("S10_0001", False)])))
+    CountingCursor.statements.clear()
+    # WHEN a batch of 300 events (known and unknown customers, carts, histories) is answered
+    events = [parse(event(100 + i % 90, [(f"S10_{(7 * i + j) % 400:04d}", j == 0) for j in range(i % 6)],
+                          session=f"s-{i}")) for i in range(300)]
+    records = recommender.recommend_batch(events)
+    # THEN in order, one per event, with 3 statements in one round trip (read limits, profiles, similar items; no
+    # live-version lookup within its cache time)
+    assert [r.session_id for r in records] == [e.session_id for e in events]
+    assert len(CountingCursor.statements) <= 3, CountingCursor.statements
+    # and each record is what a single answer gives
+    single = Recommender(conninfo, options=options)
+    for i in (0, 5, 97, 299):
+        assert single.recommend(events[i]) == records[i]
+
+
+def test_a_swap_in_the_middle_of_batches_never_mixes_versions_in_one_answer(conninfo, loader, options) -> None:
+    # GIVEN two versions of the same catalogue with different vectors, and a recommender that re-resolves the
+    # live version on every batch
+    models = {v: load_model(loader, v, seed=s, live=False) for v, s in (("v1", 1), ("v2", 2))}
+    store.swap_live(loader, "v1")
+    recommender = Recommender(conninfo, options=ServingOptions(deadline_seconds=5.0, budget_seconds=5.0,
+                                                               live_cache_seconds=0.0))
+    events = [parse(event(100 + i, [(f"S10_{i:04d}", False)], session=f"s-{i}")) for i in range(40)]
+    stop = threading.Event()
+
+    def swapper() -> None:
+        while not stop.is_set():
+            for version in ("v2", "v1"):
+                store.swap_live(loader, version)
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=swapper)
+    thread.start()
+    seen = set()
+    try:
+        # WHEN batches are answered while the versions are swapped back and forth
+        for _ in range(25):
+            records = recommender.recommend_batch(events)
+            # THEN every record of a batch names the same version, and its items and similar items are that
+            # version's
+            versions = {r.model_version for r in records}
+            assert len(versions) == 1, versions
+            model = models[versions.pop()]
+            seen.add(model.version)
+            for e, r in zip(events, records, strict=True):
+                scores = [i.score for i in r.recommended_items]
+                expected = [float(model.items.vectors[model.items.ids.index(i.id)] @ model.vector_of(
+                    e.customer_number)) for i in r.recommended_items]
+                np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
+                first = r.similar_items[0].similar_items[0]
+                source = model.items.vectors[model.items.ids.index(r.similar_items[0].product_code)]
+                vector = model.items.vectors[model.items.ids.index(first.id)]
+                cosine = 1 - source @ vector / np.linalg.norm(source) / np.linalg.norm(vector)
+                assert abs(cosine - first.distance) < 1e-4
+    finally:
+        stop.set()
+        thread.join()
+    assert seen == {"v1", "v2"}
