@@ -213,6 +213,7 @@ def _read_bytes(path: str | os.PathLike[str]) -> bytes:
 
 
 def fit_user_features(data: TrainingSet, user_vectors: np.ndarray) -> UserFeatureModel:
+    """The user-feature model of a training set's customers, fitted to their learned vectors (one row each)."""
     return UserFeatureModel.fit(
         list(data.user_cities), list(data.user_countries), data.user_credit_limits, user_vectors
     )

@@ -17,7 +17,7 @@ from dataplatform.model.solver import fit_factors
 
 @dataclass(frozen=True)
 class TrainingParams:
-    """Hyper-parameters; all of them go into the manifest."""
+    """Hyper-parameters; all of them go into the manifest and into the version (`publishing.model_version`)."""
 
     dimension: int = 32
     seed: int = 0
