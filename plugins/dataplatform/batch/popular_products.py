@@ -1,7 +1,9 @@
 """Most popular products (units sold in the last 7 and 30 days, per country and overall): the fallback.
 
 Computed on the source after each training export, published to PostgreSQL in one transaction (readers see
-the previous ranking or the new one), read by the recommender when anything else fails. Plain Python.
+the previous ranking or the new one), read by the recommender when anything else fails. The same ranking is
+also written as a JSON copy to S3 (`publish_copy`, format `dataplatform.serving.popular.PopularProductsCopy`), which
+a serving Lambda reads when it starts while the database is unreachable. Plain Python.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from datetime import date
 from typing import Any
 
 from dataplatform.paths import sql_path
+from dataplatform.serving.popular import COPY_KEY, PopularProductsCopy, copy_bytes
+
+__all__ = ["COPY_KEY", "Popularity", "publish", "publish_copy", "ranked", "top", "units_sold"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +65,14 @@ def publish(pg_conn: Any, rows: list[Popularity], as_of: date) -> int:
 def top(pg_conn: Any, country: str | None, k: int = 10) -> list[str]:
     cur = pg_conn.execute(sql_path("select_popular_products.sql").read_text(), {"country": country, "k": k})
     return [r[0] for r in cur.fetchall()]
+
+
+def publish_copy(s3: Any, bucket: str, key: str, rows: list[Popularity], as_of: date) -> str:
+    """Write the ranking `publish` just stored as its JSON copy to `s3://bucket/key` (the serving Lambdas' cold
+    start fallback; key: `COPY_KEY` in the data-lake bucket); returns the URI. Same refusal of an empty ranking."""
+    if not rows:
+        raise ValueError(f"no sales found up to {as_of}: keeping the previous popular-products copy")
+    pairs = [(row.country, row.product_code) for row, _ in ranked(rows)]
+    s3.put_object(Bucket=bucket, Key=key, Body=copy_bytes(PopularProductsCopy.from_ranked(pairs, as_of)),
+                  ContentType="application/json")
+    return f"s3://{bucket}/{key}"

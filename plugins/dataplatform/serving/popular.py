@@ -23,6 +23,9 @@ OVERALL = "*"
 PER_COUNTRY = 100
 """Products kept per country (and overall) in memory and in the copy."""
 COPY_FORMAT = "dataplatform.popular_products/1"
+COPY_KEY = "popular_products/popular_products.json"
+"""Where the batch refresh writes the copy in the data-lake bucket (`s3://<prefix>-data-lake/<COPY_KEY>`), the
+serving Lambdas' `DATAPLATFORM_POPULAR_COPY_URI`."""
 
 
 def country_key(country: str | None) -> str:
