@@ -16,10 +16,13 @@ Catalog, ... live in moto), except:
   `Arguments` (and `NonOverridableArguments` last), plus `--JOB_NAME`, `--JOB_ID` and `--JOB_RUN_ID`, as Glue
   passes them. The job's `MaxConcurrentRuns` and `Timeout` (or the run's) are enforced.
 - **GetJobRun** / **GetJobRuns** answer moto's record of the run with the local run's real state: RUNNING, then
-  SUCCEEDED, FAILED (with `ErrorMessage`: the tail of the script's stderr), STOPPED or TIMEOUT, and its real
+  SUCCEEDED, FAILED (with `ErrorMessage`: the script's exception), STOPPED or TIMEOUT, and its real
   start, completion and execution time. A run this process did not start (the endpoint was restarted) is
   reported FAILED: nothing is running it.
 - **BatchStopJobRun** (moto has none) stops the local run.
+- **UpdateJob** (moto has none) replaces the job in moto: deleted and created again with the `JobUpdate`, which
+  is what UpdateJob means on AWS too (the whole definition is overwritten). moto forgets its records of the
+  job's earlier runs and gives the job a new `CreatedOn`.
 
 What differs from AWS Glue, and why:
 
@@ -37,7 +40,8 @@ What differs from AWS Glue, and why:
   Connector/J class in `--jdbc_driver` is replaced by `org.mariadb.jdbc.Driver`, which accepts `jdbc:mysql:` URLs.
 - *Glue-only services* (the Data Catalog update from inside the script, CloudWatch logs, bookmarks, metrics)
   are the script's business: without `awsglue` it skips them. A run's output is in files:
-  `<work dir>/logs/<job name>/<run id>.log` (stdout) and `.err` (stderr: Spark's log, the traceback).
+  `<work dir>/logs/<job name>/<run id>.log` (the script's stdout and stderr: its traceback) and `.err` (Spark's
+  log).
 - *State* is in memory, like moto's.
 """
 
@@ -63,6 +67,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from botocore.exceptions import ClientError
+
 from dataplatform import s3 as s3_ops
 
 MARIADB_JDBC_JAR = "/usr/share/java/mariadb-java-client.jar"  # Debian's libmariadb-java
@@ -73,6 +79,7 @@ OUTPUT_ARGUMENT = "--output_path"
 LAST_FILES = ("_manifest.json", "_SUCCESS")
 """Written after the data of a partition, in this order: the script's manifest, then the success marker."""
 ERROR_TAIL_LINES = 25
+MAX_ERROR_CHARS = 4000
 RUNNING_STATES = frozenset({"STARTING", "RUNNING", "STOPPING"})
 DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default job timeout
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
@@ -307,7 +314,7 @@ class LocalGlue:
 
     def _spark(self, run: LocalRun, script: Path, args: dict[str, str], env: dict[str, str]) -> bool:
         """Run the script; True when it succeeded, else the run is finished (FAILED, STOPPED or TIMEOUT)."""
-        with run.log_path.open("w") as out, run.log_path.with_suffix(".err").open("w+") as err:
+        with run.log_path.open("w") as out, run.log_path.with_suffix(".err").open("w") as err:
             with self.lock:
                 if run.stop_requested:
                     run.finish("STOPPED")
@@ -325,13 +332,20 @@ class LocalGlue:
                 run.finish("STOPPED")
                 return False
             if code:
-                err.seek(0)
-                tail = [ln for ln in err.read().splitlines() if ln.strip()][-ERROR_TAIL_LINES:]
-                run.finish("FAILED", f"{script.name} exited with {code}:\n" + "\n".join(tail))
+                run.finish("FAILED", error_message(script.name, code, run.log_path, run.log_path.with_suffix(".err")))
                 return False
         return True
 
-    # GetJobRun(s), BatchStopJobRun ----------------------------------------------------------------------------
+    # UpdateJob, GetJobRun(s), BatchStopJobRun -------------------------------------------------------------------
+
+    def update_job(self, region: str, request: dict[str, Any]) -> dict[str, Any]:
+        glue = self.client("glue", region)
+        name = request["JobName"]
+        glue.get_job(JobName=name)  # EntityNotFoundException as on AWS
+        glue.delete_job(JobName=name)
+        glue.create_job(Name=name, **request["JobUpdate"])
+        log.info("UpdateJob %s: recreated in moto with the new definition", name)
+        return {"JobName": name}
 
     def overlay(self, job_run: dict[str, Any]) -> dict[str, Any]:
         run = self.runs.get(job_run.get("Id", ""))
@@ -358,6 +372,20 @@ class LocalGlue:
                         _kill_group(run.process)
             stopped.append({"JobName": job_name, "JobRunId": run_id})
         return {"SuccessfulSubmissions": stopped, "Errors": errors}
+
+
+def error_message(script: str, code: int, stdout_log: Path, stderr_log: Path) -> str:
+    """A failed run's ErrorMessage: the exception lines of the script's last Python traceback (PySpark's runner
+    sends the script's stderr to stdout), else the tail of both logs; then where the full log is."""
+    out = stdout_log.read_text(errors="replace").splitlines()
+    starts = [i for i, line in enumerate(out) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        lines = [ln for ln in out[starts[-1] + 1:] if ln.strip() and not ln[0].isspace()]
+    else:
+        lines = [ln for ln in out + stderr_log.read_text(errors="replace").splitlines() if ln.strip()]
+        lines = lines[-ERROR_TAIL_LINES:]
+    detail = "\n".join(lines)[-MAX_ERROR_CHARS:]
+    return f"{detail}\n({script} exited with {code}; log: {stdout_log}, Spark's log: {stderr_log})"
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -412,10 +440,15 @@ class GlueRequestHandler(BaseHTTPRequestHandler):
                 self._reply(status, headers, raw)
             elif action == "BatchStopJobRun":
                 self._json(200, glue.batch_stop(json.loads(body or b"{}")))
+            elif action == "UpdateJob":
+                self._json(200, glue.update_job(region, json.loads(body or b"{}")))
             else:
                 self._reply(*self._forward(body))
         except GlueApiError as exc:
             self._json(exc.status, {"__type": exc.code, "message": str(exc)})
+        except ClientError as exc:  # moto's answer to a call made here: passed on as it came
+            self._json(exc.response["ResponseMetadata"]["HTTPStatusCode"],
+                       {"__type": exc.response["Error"]["Code"], "message": exc.response["Error"]["Message"]})
         except Exception as exc:  # a 500 in Glue's format, and the endpoint keeps serving
             log.exception("%s failed", action)
             self._json(500, {"__type": "InternalServiceException", "message": f"{type(exc).__name__}: {exc}"})
