@@ -21,8 +21,8 @@ no new S3 object version (hence no 20-minute environment update) is produced.
 Upload (`upload_bundle`) writes `s3://<mwaa bucket>/dags/...` with sync semantics (a DAG removed from the
 repo is deleted from the bucket), `plugins.zip`, `requirements.txt` and `startup.sh`, and returns the S3
 object versions of the last three, which `aws mwaa update-environment` needs. Each object carries its
-SHA-256 in `x-amz-meta-sha256` (the same convention as `dataplatform.glue_jobs.sync_script`); an object
-whose checksum is unchanged is not uploaded again. The Glue scripts (`include/glue/*.py`) also go to
+SHA-256 in `x-amz-meta-sha256` (`dataplatform.s3.put_if_changed`, which the Glue script sync uses too); an
+object whose checksum is unchanged is not uploaded again. The Glue scripts (`include/glue/*.py`) also go to
 `s3://<glue assets bucket>/scripts/<name>`, where the Glue jobs read them.
 
 MWAA pins `plugins.zip`, `requirements.txt` and `startup.sh` by object version, so the bucket must be
@@ -36,7 +36,6 @@ Plain Python + boto3, no Airflow import. Bucket names come from `dataplatform.co
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import shutil
@@ -48,9 +47,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from botocore.exceptions import ClientError
-
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO / "plugins") not in sys.path:  # `python -m deploy.mwaa` from the repo root, without PYTHONPATH
+    sys.path.insert(0, str(REPO / "plugins"))
+
+from dataplatform import s3 as s3_ops  # noqa: E402 - after the path above
+from dataplatform.s3 import PutResult  # noqa: E402
+
 DEFAULT_OUT = REPO / "build" / "mwaa"
 
 # Every entry of plugins.zip gets the same timestamp and mode, so the zip's bytes depend on content only.
@@ -60,7 +63,6 @@ SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_
 SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
 SKIPPED_NAMES = frozenset({".DS_Store"})
 
-CHECKSUM_METADATA = "sha256"  # x-amz-meta-sha256, as dataplatform.glue_jobs.sync_script writes it
 DAGS_PREFIX = "dags/"
 GLUE_SCRIPTS_PREFIX = "scripts/"
 
@@ -156,7 +158,7 @@ def build_bundle(out_dir: Path | str = DEFAULT_OUT, repo: Path = REPO) -> Bundle
 
 
 def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return s3_ops.sha256_hex(path.read_bytes())
 
 
 def is_local_endpoint(s3_client: Any) -> bool:
@@ -183,50 +185,20 @@ def ensure_versioning(s3_client: Any, bucket: str, enable: bool | None = None) -
     s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
-def _remote_checksum(s3_client: Any, bucket: str, key: str) -> tuple[str | None, str | None]:
-    """(sha256 metadata, version id) of the current object, (None, None) when there is none."""
-    try:
-        head = s3_client.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return None, None
-        raise
-    return head.get("Metadata", {}).get(CHECKSUM_METADATA), head.get("VersionId")
-
-
-def put_if_changed(s3_client: Any, bucket: str, key: str, path: Path, *,
-                   need_version: bool = False) -> tuple[str | None, bool]:
-    """Upload `path` to `s3://bucket/key` unless the object there has the same SHA-256.
-
-    With `need_version`, an unchanged object without a real version id (written before versioning was
-    enabled: id "null") is uploaded again, so MWAA gets a version it can pin.
-    Returns (version id of the object now current, whether it was uploaded).
-    """
-    digest = sha256_of(path)
-    current, version = _remote_checksum(s3_client, bucket, key)
-    if current == digest and not (need_version and version in (None, "null")):
-        return version, False
-    response = s3_client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(),
-                                    Metadata={CHECKSUM_METADATA: digest})
-    log.info("uploaded s3://%s/%s", bucket, key)
-    return response.get("VersionId"), True
-
-
-def _list_keys(s3_client: Any, bucket: str, prefix: str) -> set[str]:
-    keys: set[str] = set()
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.update(obj["Key"] for obj in page.get("Contents", []))
-    return keys
+def put_if_changed(s3_client: Any, bucket: str, key: str, path: Path, *, need_version: bool = False) -> PutResult:
+    """`dataplatform.s3.put_if_changed`, logged when it uploads."""
+    result = s3_ops.put_if_changed(s3_client, bucket, key, path, need_version=need_version)
+    if result.uploaded:
+        log.info("uploaded s3://%s/%s", bucket, key)
+    return result
 
 
 def sync_dags(s3_client: Any, bucket: str, dags_dir: Path) -> dict[str, list[str]]:
     """Make `s3://bucket/dags/` equal to `dags_dir`: upload changed files, delete the ones gone from the repo."""
     local = {DAGS_PREFIX + p.relative_to(dags_dir).as_posix(): p for p in _shipped_files(dags_dir)}
-    uploaded = [key for key, path in local.items() if put_if_changed(s3_client, bucket, key, path)[1]]
-    stale = sorted(_list_keys(s3_client, bucket, DAGS_PREFIX) - local.keys())
-    for start in range(0, len(stale), 1000):  # DeleteObjects takes at most 1000 keys
-        batch = stale[start:start + 1000]
-        s3_client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+    uploaded = [key for key, path in local.items() if put_if_changed(s3_client, bucket, key, path).uploaded]
+    stale = sorted(set(s3_ops.list_keys(s3_client, bucket, DAGS_PREFIX)) - local.keys())
+    s3_ops.delete_keys(s3_client, bucket, stale)
     for key in stale:
         log.info("deleted s3://%s/%s (gone from the repo)", bucket, key)
     return {"uploaded": uploaded, "deleted": stale}
@@ -242,7 +214,7 @@ def upload_bundle(bundle: BundlePaths, bucket: str, s3_client: Any, *, glue_buck
     ensure_versioning(s3_client, bucket, enable_versioning)
     versions: dict[str, str] = {}
     for key, path in bundle.versioned_objects.items():
-        version, _ = put_if_changed(s3_client, bucket, key, path, need_version=True)
+        version = put_if_changed(s3_client, bucket, key, path, need_version=True).version_id
         if version in (None, "null"):
             raise BucketNotVersionedError(f"s3://{bucket}/{key} has no version id: is the bucket versioned?")
         versions[key] = version
@@ -257,12 +229,8 @@ def upload_bundle(bundle: BundlePaths, bucket: str, s3_client: Any, *, glue_buck
 
 
 def _settings() -> Any:
-    """`dataplatform.config.settings()`, importable from the repo root without PYTHONPATH."""
-    try:
-        from dataplatform.config import settings
-    except ModuleNotFoundError:
-        sys.path.insert(0, str(REPO / "plugins"))
-        from dataplatform.config import settings
+    from dataplatform.config import settings
+
     return settings()
 
 
