@@ -77,8 +77,9 @@ class BrowsedItem(_Strict):
             return value
         if isinstance(value, str) and 0 < len(value) <= 4 and value.isascii() and value.isdigit():
             return int(value)
+        got = f"a string of {len(value)} characters" if isinstance(value, str) else type(value).__name__
         raise ValueError(f"quantity must be a positive whole number of at most 4 digits as a string (e.g. \"2\"), "
-                         f"got {str(value)[:20]!r}")
+                         f"got {got}")
 
 
 class UserActivityEvent(_Strict):

@@ -98,11 +98,14 @@ class Model:
 
 
 def load_model(conn: psycopg.Connection, version: str, *, n_items: int = 400, dim: int = 8, seed: int = 0,
-               s3=None, bucket: str | None = None, with_features: bool = True, live: bool = True) -> Model:
-    """Load a version (customers 100..159, one city each) and, given a bucket, publish its user-feature model
-    beside its (pretend) embedding files at s3://<bucket>/models/<version>/."""
+               s3=None, bucket: str | None = None, with_features: bool = True, live: bool = True,
+               extra_codes: tuple[str, ...] = ()) -> Model:
+    """Load a version (items `product_codes(n_items)` + `extra_codes`, customers 100..159, one city each) and,
+    given a bucket, publish its user-feature model beside its (pretend) embedding files at
+    s3://<bucket>/models/<version>/."""
     rng = np.random.default_rng(seed)
-    ids = product_codes(n_items)
+    ids = product_codes(n_items) + list(extra_codes)
+    n_items = len(ids)
     items = EmbeddingsTable("item", ids, rng.standard_normal((n_items, dim)).astype(np.float32),
                             np.arange(2, n_items + 2), dim, "item_embeddings.csv")
     customers = list(range(100, 160))
