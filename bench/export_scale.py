@@ -1,15 +1,16 @@
 """Training export at scale: the real Glue script on local Spark against a single-process baseline.
 
-    eval "$(.venv/bin/python -m devstack env)"     # LOCAL_MYSQL_* and PYTHONPATH; the local MariaDB must be up
+    eval "$(.venv/bin/python -m devstack env)"     # LOCAL_* ports and PYTHONPATH; the local MariaDB must be up
     .venv/bin/python bench/export_scale.py [--sizes 10000,100000,1000000] [--runs 3] [--large-runs 2]
         [--empty-runs 2] [--output bench/results/export_scale.md] [--keep-databases] [--reuse-databases]
 
 What is timed, per size (number of ratings):
 
-- *Spark*: `include/glue/training_data_export.py` through `dataplatform.glue_local.spark_submit`, with the
-  arguments `GlueJobRunOperator._run_locally` passes (MariaDB JDBC driver, `--num_partitions` from
-  `include/glue/jobs.yaml`, the contract from `training_export.load_contract().job_argument()`), output to a
-  temp folder. Wall time of the whole `spark-submit`: JVM and session start, the three JDBC reads, the joined
+- *Spark*: `include/glue/training_data_export.py` through `devstack.glue_local.spark_submit`, with the
+  arguments and environment the local Glue endpoint gives a run (MariaDB JDBC driver, the Glue connection's
+  fields in `GLUE_LOCAL_JDBC_CONF`, `--num_partitions` from `include/glue/jobs.yaml`, the contract from
+  `training_export.load_contract().job_argument()`), output to a temp folder.
+  Wall time of the whole `spark-submit`: JVM and session start, the three JDBC reads, the joined
   source count, the snappy Parquet write, the read-back and data-quality rules, the manifest and marker.
   Also its CPU time (user + sys of the child processes), which is less sensitive to other load on the machine,
   and the CPU time the local MariaDB server used meanwhile (read from /proc, when the server is visible).
@@ -78,6 +79,7 @@ from dataplatform.batch.source_schema import Contract  # noqa: E402
 from dataplatform.batch.training_export import load_contract  # noqa: E402
 from dataplatform.paths import glue_script  # noqa: E402
 from devstack import glue_local  # noqa: E402
+from devstack.connections import StackConnections  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "export_scale.md"
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -91,27 +93,6 @@ EMPTY_SCRIPT = (
     'spark = SparkSession.builder.appName("bench_empty").getOrCreate()\n'
     "spark.stop()\n"
 )
-
-
-@dataclass(frozen=True)
-class MySQL:
-    host: str
-    port: int
-    user: str
-    password: str
-
-    @classmethod
-    def from_env(cls) -> MySQL:
-        missing = [v for v in ("LOCAL_MYSQL_ADMIN_USER", "LOCAL_MYSQL_ADMIN_PASSWORD") if v not in os.environ]
-        if missing:
-            raise SystemExit(f"{', '.join(missing)} not set: run eval \"$(.venv/bin/python -m devstack env)\" first")
-        return cls(host="127.0.0.1", port=int(os.environ.get("LOCAL_MYSQL_PORT", "3307")),
-                   user=os.environ["LOCAL_MYSQL_ADMIN_USER"], password=os.environ["LOCAL_MYSQL_ADMIN_PASSWORD"])
-
-    def connect(self, database: str | None = None) -> MySQLdb.connections.Connection:
-        kwargs: dict[str, Any] = {"db": database} if database else {}
-        return MySQLdb.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                               charset="utf8mb4", **kwargs)
 
 
 def server_pid(port: int) -> int | None:
@@ -167,8 +148,8 @@ def label(size: int) -> str:
 # --- data ---------------------------------------------------------------------------------------------------
 
 
-def databases_ready(mysql: MySQL, sizes: list[int]) -> bool:
-    conn = mysql.connect()
+def databases_ready(stack: StackConnections, sizes: list[int]) -> bool:
+    conn = stack.source_admin()
     try:
         cur = conn.cursor()
         for size in sizes:
@@ -184,16 +165,17 @@ def databases_ready(mysql: MySQL, sizes: list[int]) -> bool:
         conn.close()
 
 
-def prepare_databases(mysql: MySQL, sizes: list[int]) -> dict[str, float]:
+def prepare_databases(stack: StackConnections, sizes: list[int]) -> dict[str, float]:
     """Seed `bench_source` at production scale, derive `bench_<size>`, drop `bench_source`. Returns timings."""
     t0 = time.perf_counter()
     # In a child process (the CLI of devstack.seed): the generator's ~1 GB peak stays out of this process,
     # whose peak RSS is reported for the baseline.
+    admin = stack.source_admin_params()
     proc = subprocess.run(
-        [sys.executable, "-m", "devstack.seed", "--host", mysql.host, "--port", str(mysql.port), "--user",
-         mysql.user, "--password-env", "BENCH_MYSQL_PASSWORD", "--database", SOURCE_DB, "--scale", "production",
+        [sys.executable, "-m", "devstack.seed", "--host", admin["host"], "--port", str(admin["port"]), "--user",
+         admin["user"], "--password-env", "BENCH_MYSQL_PASSWORD", "--database", SOURCE_DB, "--scale", "production",
          "--as-of", AS_OF.isoformat()],
-        env={**os.environ, "BENCH_MYSQL_PASSWORD": mysql.password,
+        env={**os.environ, "BENCH_MYSQL_PASSWORD": admin["password"],
              "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")])},
         capture_output=True, text=True, check=False)
     if proc.returncode:
@@ -202,7 +184,7 @@ def prepare_databases(mysql: MySQL, sizes: list[int]) -> dict[str, float]:
     t1 = time.perf_counter()
     if counts["ratings"] < max(sizes):
         raise SystemExit(f"the production seed has {counts['ratings']} ratings, fewer than {max(sizes)}")
-    conn = mysql.connect()
+    conn = stack.source_admin()
     try:
         cur = conn.cursor()
         for size in sizes:
@@ -227,8 +209,8 @@ def prepare_databases(mysql: MySQL, sizes: list[int]) -> dict[str, float]:
             "source products": counts["products"]}
 
 
-def drop_databases(mysql: MySQL, sizes: list[int]) -> None:
-    conn = mysql.connect()
+def drop_databases(stack: StackConnections, sizes: list[int]) -> None:
+    conn = stack.source_admin()
     try:
         cur = conn.cursor()
         for db in [SOURCE_DB, *(f"bench_{label(s)}" for s in sizes)]:
@@ -254,12 +236,12 @@ def timed_children() -> Iterator[dict[str, float]]:
         out["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def job_arguments(mysql: MySQL, database: str, output_dir: Path) -> dict[str, str]:
-    """What GlueJobRunOperator._run_locally passes (the DAG's script_args, then the local overrides)."""
+def job_arguments(database: str, output_dir: Path) -> dict[str, str]:
+    """What the local Glue endpoint gives the script: the DAG's script_args with its local overrides (MariaDB's
+    JDBC driver, a local output folder)."""
     job = GlueJobSpec.load("training_data_export")
     return {
-        "--connection_name": "bench-unused",
-        "--jdbc_url": f"jdbc:mysql://{mysql.host}:{mysql.port}/{database}",
+        "--connection_name": "bench-source",
         "--jdbc_driver": glue_local.MARIADB_JDBC_DRIVER,
         "--source_database": database,
         "--output_path": f"file://{output_dir}",
@@ -330,11 +312,14 @@ def submit(script: Path, arguments: dict[str, str], env: dict[str, str], workdir
     return Timing(wall=t["wall"], cpu=t["cpu"], load=os.getloadavg()[0], phases=phases, note=note)
 
 
-def run_spark(mysql: MySQL, database: str, output_dir: Path, workdir: Path) -> tuple[Timing, dict]:
+def run_spark(stack: StackConnections, database: str, output_dir: Path, workdir: Path) -> tuple[Timing, dict]:
     """One export; returns its timing and manifest."""
-    env = {"SOURCE_JDBC_USER": mysql.user, "SOURCE_JDBC_PASSWORD": mysql.password}
+    admin = stack.source_admin_params()  # the Glue connection's fields, as the endpoint passes them
+    env = {glue_local.JDBC_CONF_ENV: json.dumps(glue_local.jdbc_conf({"ConnectionProperties": {
+        "JDBC_CONNECTION_URL": stack.source_jdbc_url(database), "USERNAME": admin["user"],
+        "PASSWORD": admin["password"]}}))}
     snapshot = output_dir / f"export_date={EXPORT_DATE}"
-    timing = submit(glue_script("training_data_export.py"), job_arguments(mysql, database, output_dir), env,
+    timing = submit(glue_script("training_data_export.py"), job_arguments(database, output_dir), env,
                     workdir, done=snapshot / "_SUCCESS")
     manifest = json.loads((snapshot / "_manifest.json").read_text())
     if not manifest["quality"]["passed"]:
@@ -373,12 +358,12 @@ def read_table(conn: MySQLdb.connections.Connection, contract: Contract, table: 
                     names=[c.name for c in columns])
 
 
-def run_baseline(mysql: MySQL, database: str, out_file: Path) -> tuple[Timing, dict]:
+def run_baseline(stack: StackConnections, database: str, out_file: Path) -> tuple[Timing, dict]:
     contract = load_contract()
     job = json.loads(contract.job_argument())
     lab = job["label"]
     cpu0, t0 = time.process_time(), time.perf_counter()
-    conn = mysql.connect(database)
+    conn = stack.source_admin(database)
     try:
         customers, products, ratings = (read_table(conn, contract, t) for t in ("customers", "products", "ratings"))
     finally:
@@ -497,12 +482,12 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-def run(mysql: MySQL, sizes: list[int], runs: int, large_runs: int, empty_runs: int,
+def run(stack: StackConnections, sizes: list[int], runs: int, large_runs: int, empty_runs: int,
         workdir: Path) -> tuple[list[SizeResult], list[Timing]]:
     """Rounds: each round runs the empty spark-submit and every size once (Spark, then baseline), so that a
     burst of other load on the machine hits one run of several sizes rather than every run of one size."""
     columns = load_contract().output_columns
-    server = server_pid(mysql.port)
+    server = server_pid(stack.cfg.mysql_port)
     empty: list[Timing] = []
     results = [SizeResult(size=size, database=f"bench_{label(size)}") for size in sizes]
     counts = {r.size: large_runs if r.size >= LARGE else runs for r in results}
@@ -517,7 +502,7 @@ def run(mysql: MySQL, sizes: list[int], runs: int, large_runs: int, empty_runs: 
             name = label(result.size)
             out = workdir / f"spark_{name}_{i}"
             server0 = process_cpu(server)
-            timing, manifest = run_spark(mysql, result.database, out, workdir)
+            timing, manifest = run_spark(stack, result.database, out, workdir)
             timing.server_cpu = process_cpu(server) - server0
             result.spark.append(timing)
             result.rows = manifest["row_count"]
@@ -525,7 +510,7 @@ def run(mysql: MySQL, sizes: list[int], runs: int, large_runs: int, empty_runs: 
                 f"{' - ' + timing.note if timing.note else ''}")
             base_file = workdir / f"baseline_{name}_{i}.parquet"
             server0 = process_cpu(server)
-            timing, summary = run_baseline(mysql, result.database, base_file)
+            timing, summary = run_baseline(stack, result.database, base_file)
             timing.server_cpu = process_cpu(server) - server0
             result.baseline.append(timing)
             log(f"{name} baseline {i + 1}/{n}: {describe(timing)}, {summary['row_count']} rows")
@@ -550,10 +535,10 @@ def _cmd_version(argv: list[str]) -> str:
     return ((proc.stdout or proc.stderr).strip().splitlines() or ["unknown"])[0]
 
 
-def machine(mysql: MySQL) -> dict[str, str]:
+def machine(stack: StackConnections) -> dict[str, str]:
     import pyspark
 
-    conn = mysql.connect()
+    conn = stack.source_admin()
     try:
         cur = conn.cursor()
         cur.execute("SELECT VERSION(), @@innodb_buffer_pool_size")
@@ -696,7 +681,7 @@ def interpretation(results: list[SizeResult], empty: list[Timing]) -> list[str]:
 
 
 def report(results: list[SizeResult], empty: list[Timing], runs: int, large_runs: int, setup: dict,
-           mysql: MySQL, started: datetime, loads: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
+           stack: StackConnections, started: datetime, loads: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
     sizes = [r.size for r in results]
     empty_best = best(empty).wall if empty else 0.0
     lines = [
@@ -713,7 +698,7 @@ def report(results: list[SizeResult], empty: list[Timing], runs: int, large_runs
         "",
         "## Machine",
         "",
-        *[f"- {k}: `{v}`" for k, v in machine(mysql).items()],
+        *[f"- {k}: `{v}`" for k, v in machine(stack).items()],
         f"- Glue script: `include/glue/training_data_export.py`, {script_version(results)}",
         f"- load average (1, 5, 15 min): start `{', '.join(f'{x:.2f}' for x in loads[0])}`, "
         f"end `{', '.join(f'{x:.2f}' for x in loads[1])}`: the machine was shared with other work (tests, "
@@ -834,21 +819,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the seed when bench_<size> databases already hold the right counts")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    mysql = MySQL.from_env()
+    stack = StackConnections.from_env()
     started = datetime.now(UTC)
     load_start = os.getloadavg()
     ok = False
     try:
-        if args.reuse_databases and databases_ready(mysql, sizes):
+        if args.reuse_databases and databases_ready(stack, sizes):
             setup: dict[str, Any] = {"reused databases": len(sizes)}
             log("reusing the bench_* databases")
         else:
             log("seeding bench_source (production scale) and deriving " + ", ".join(f"bench_{label(s)}" for s in sizes))
-            setup = prepare_databases(mysql, sizes)
+            setup = prepare_databases(stack, sizes)
             log(f"databases ready: {setup}")
         with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
-            results, empty = run(mysql, sizes, args.runs, args.large_runs, args.empty_runs, Path(tmp))
-        text = report(results, empty, args.runs, args.large_runs, setup, mysql, started,
+            results, empty = run(stack, sizes, args.runs, args.large_runs, args.empty_runs, Path(tmp))
+        text = report(results, empty, args.runs, args.large_runs, setup, stack, started,
                       (load_start, os.getloadavg()))
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text)
@@ -858,7 +843,7 @@ def main(argv: list[str] | None = None) -> int:
             print("OUTPUTS DIFFER: see the comparison table", file=sys.stderr)
     finally:
         if not args.keep_databases:
-            drop_databases(mysql, sizes)
+            drop_databases(stack, sizes)
     return 0 if ok else 1
 
 

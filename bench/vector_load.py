@@ -19,13 +19,12 @@ Method, per size n (32-dim float32 vectors, clustered: see `clustered_vectors`):
   `maintenance_work_mem` = `--maintenance-work-mem` (default 1GB: the 1M graph must fit in memory, otherwise
   pgvector falls back to a much slower on-disk build and says so in a NOTICE, which is reported).
 
-Everything happens in a schema `bench` (dropped at the end) of the database AIRFLOW_CONN_PG_VECTOR points at.
+Everything happens in a schema `bench` (dropped at the end) of the local stack's vector DB.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -36,15 +35,15 @@ from pathlib import Path
 import numpy as np
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "plugins"))
+sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 from host import host_facts  # noqa: E402
 
 from dataplatform.vectordb import store as vs  # noqa: E402
 from dataplatform.vectordb.embeddings_file import EmbeddingsTable  # noqa: E402
+from devstack.connections import StackConnections  # noqa: E402
 
 SCHEMA = os.environ.get("BENCH_SCHEMA", "bench")
 """The benches' schema (dropped at the end); override only to run two benches at once."""
@@ -75,12 +74,9 @@ def product_codes(n: int) -> list[str]:
 
 
 def conninfo() -> str:
-    """The vector DB from AIRFLOW_CONN_PG_VECTOR, working in the `bench` schema (`public` after it for pgvector)."""
-    if "AIRFLOW_CONN_PG_VECTOR" not in os.environ:
-        sys.exit('AIRFLOW_CONN_PG_VECTOR is not set: run  eval "$(.venv/bin/python -m devstack env)"  first')
-    c = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
-    return make_conninfo(host=c["host"], port=c["port"], user=c["login"], password=c["password"],
-                         dbname=c["schema"], options=f"-c search_path={SCHEMA},public")
+    """The local stack's vector DB as the pipelines' role (`devstack.connections`; ports from LOCAL_PG_PORT),
+    working in the `bench` schema (`public` after it for pgvector)."""
+    return StackConnections.from_env().vector_conninfo(options=f"-c search_path={SCHEMA},public")
 
 
 def reset_schema(conn: psycopg.Connection, create: bool) -> None:

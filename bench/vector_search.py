@@ -27,7 +27,7 @@ Method, per size n (32-dim float32 item vectors, clustered around 1,000 centres:
 - A method whose queries would run past `--method-budget` seconds stops early; the table says how many
   queries it ran.
 
-Everything happens in a schema `bench` (dropped at the end) of the database AIRFLOW_CONN_PG_VECTOR points at.
+Everything happens in a schema `bench` (dropped at the end) of the local stack's vector DB.
 Do not run it at the same time as `vector_load.py`: both use that schema.
 """
 
