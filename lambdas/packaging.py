@@ -8,7 +8,9 @@ holds, at the zip root (Lambda's `/var/task`, first on `sys.path`):
 - the function folder's files (its `handler.py` and the function's own modules; not `events/`, the sample
   events the tests use, nor caches);
 - the serving package as `dataplatform/__init__.py` + `dataplatform/serving/**` (with the SQL files it ships
-  inside it) — and nothing else of `dataplatform`: no Airflow extension, no loader, no batch code.
+  inside it), plus the other `dataplatform` modules it imports, found by following its import statements
+  (today `dataplatform.model.cold_start`, the numpy-only user-feature model) — and never a module of the
+  Airflow side, the loader or the batch code (`FORBIDDEN`): the build fails if an import would pull one in.
 
 Third-party dependencies (`lambdas/requirements.txt`: Powertools, pydantic, psycopg, pgvector, numpy) are
 not bundled by this build: they go in a Lambda layer (or are installed into the zip by the deployment
@@ -24,6 +26,7 @@ zip root), so function folders must not share module names (`test_packaging` che
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import sys
 import zipfile
@@ -38,6 +41,9 @@ PACKAGE = PLUGINS / "dataplatform"
 SERVING = PACKAGE / "serving"
 DEFAULT_OUT = REPO / "build" / "lambdas"
 REQUIREMENTS = LAMBDAS / "requirements.txt"
+
+FORBIDDEN = ("dataplatform.orchestration", "dataplatform.vectordb", "dataplatform.batch")
+"""Packages a Lambda must never ship: Airflow extensions, the loader, the batch code."""
 
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o644
@@ -57,6 +63,59 @@ def _files(root: Path) -> Iterator[Path]:
             yield path
 
 
+class _RuntimeImports(ast.NodeVisitor):
+    """The `dataplatform` modules a file imports at run time (not under `if TYPE_CHECKING:`)."""
+
+    def __init__(self) -> None:
+        self.modules: set[str] = set()
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+                isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"):
+            for child in node.orelse:
+                self.visit(child)
+            return
+        self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.modules |= {a.name for a in node.names if a.name.split(".")[0] == "dataplatform"}
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level == 0 and node.module and node.module.split(".")[0] == "dataplatform":
+            self.modules.add(node.module)
+            # `from dataplatform.serving import popular` imports the submodule
+            self.modules |= {f"{node.module}.{a.name}" for a in node.names if _module_file(f"{node.module}.{a.name}")}
+
+
+def _module_file(module: str) -> Path | None:
+    base = PLUGINS.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def package_modules(roots: list[Path]) -> set[Path]:
+    """The `dataplatform` module files `roots` import, transitively, with their packages' `__init__.py`."""
+    found: set[Path] = set()
+    todo = list(roots)
+    while todo:
+        visitor = _RuntimeImports()
+        visitor.visit(ast.parse(todo.pop().read_text(encoding="utf-8")))
+        for module in sorted(visitor.modules):
+            if module.startswith(FORBIDDEN):
+                raise ImportError(f"{module} would be shipped in a Lambda zip: the serving code must not import "
+                                  f"{', '.join(FORBIDDEN)}")
+            parts = module.split(".")
+            for depth in range(1, len(parts) + 1):
+                path = _module_file(".".join(parts[:depth]))
+                if path is not None and path not in found:
+                    found.add(path)
+                    todo.append(path)
+    return found
+
+
 def zip_members(function: str) -> dict[str, Path]:
     """Archive name -> source file, for one function's zip."""
     folder = LAMBDAS / function
@@ -64,9 +123,10 @@ def zip_members(function: str) -> dict[str, Path]:
         raise FileNotFoundError(f"no Lambda function {function!r}: {folder}/handler.py does not exist "
                                 f"(functions: {', '.join(functions())})")
     members = {p.relative_to(folder).as_posix(): p for p in _files(folder)}
-    members["dataplatform/__init__.py"] = PACKAGE / "__init__.py"
-    for path in _files(SERVING):
-        members[f"dataplatform/serving/{path.relative_to(SERVING).as_posix()}"] = path
+    serving = list(_files(SERVING))
+    python = [p for p in (*members.values(), *serving) if p.suffix == ".py"]
+    for path in {PACKAGE / "__init__.py", *serving, *package_modules(python)}:
+        members[path.relative_to(PLUGINS).as_posix()] = path
     return dict(sorted(members.items()))
 
 

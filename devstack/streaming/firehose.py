@@ -8,9 +8,9 @@ does, thinly, with the real APIs on either side:
    `LATEST`, but locally `generate` then `deliver` must lose nothing). Checkpoints move only past records
    that were delivered (to the bucket or its error prefix), so a stopped runner re-reads what it had not
    delivered: at least once, as the service.
-2. **Buffer for the Lambda** by size and interval (the processor's `BufferSizeInMBs` / `IntervalInSeconds`,
-   1 MB / 60 s by default) and **invoke** the transformation handler in-process (`lambda_runtime`) with the
-   exact event a Kinesis-sourced delivery stream sends: `invocationId`, `deliveryStreamArn`,
+2. **Buffer for the Lambda** by size and interval (the processor's `BufferSizeInMBs` / `IntervalInSeconds`:
+   0.5 MB / 60 s, the platform's setting) and **invoke** the transformation handler in-process
+   (`lambda_runtime`) with the exact event a Kinesis-sourced delivery stream sends: `invocationId`, `deliveryStreamArn`,
    `sourceKinesisStreamArn`, `region`, and per record `recordId`, `approximateArrivalTimestamp`, `data`
    (base64) and `kinesisRecordMetadata` (`shardId`, `partitionKey`, `approximateArrivalTimestamp`,
    `sequenceNumber`, `subsequenceNumber`). A failed invocation (exception, payload over the limits) is
@@ -98,7 +98,9 @@ class DeliveryStream:
     function_name: str
     prefix: str = PARTITIONED_PREFIX
     error_output_prefix: str = ERROR_OUTPUT_PREFIX
-    processing: Buffering = Buffering(1 * MiB, 60.0)
+    processing: Buffering = Buffering(MiB // 2, 60.0)
+    """0.5 MB, not the service's 1 MB default: a recommendation record is 5-10x its event, and a response over
+    Lambda's 6 MB would fail the whole batch (lambdas/README.md, "Firehose transformation")."""
     delivery: Buffering = Buffering(64 * MiB, 300.0)
     retries: int = 3
     version: int = 1
@@ -355,9 +357,11 @@ class LocalFirehose:
         due = self.clock() - self._to_process[0].received >= self.stream.processing.interval_seconds
         if not (force or full or due):
             return
-        for batch in self._batches():
-            self._invoke(batch)
+        batches = self._batches()
         self._to_process, self._to_process_bytes = [], 0
+        for batch in batches:
+            self._invoke(batch)
+            self.deliver()  # an S3 buffer that this batch filled is written now, as the service does
 
     def _invoke(self, batch: list[InFlight]) -> None:
         event = {"invocationId": str(uuid.uuid4()), "deliveryStreamArn": self.stream.arn,

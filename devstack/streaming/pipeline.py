@@ -43,14 +43,28 @@ def _client(service: str) -> Any:
     return boto3.client(service, region_name=_settings().region)
 
 
+def vector_conninfo() -> str:
+    """The local stack's vector DB as the pipelines' user (from AIRFLOW_CONN_PG_VECTOR)."""
+    from psycopg.conninfo import make_conninfo
+
+    c = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
+    return make_conninfo(host=c["host"], port=c["port"], user=c["login"], password=c["password"], dbname=c["schema"])
+
+
+def function_environment(conninfo: str | None = None) -> dict[str, str]:
+    """The transformation function's environment (its Lambda configuration) for the vector DB at `conninfo`
+    (default: the local stack's)."""
+    return {"DATAPLATFORM_VECTOR_DSN": conninfo or vector_conninfo()}
+
+
 def transformation_function(stream: DeliveryStream, environment: Mapping[str, str] | None = None) -> LocalFunction:
     """The transformation Lambda, loaded from `lambdas/stream_transformation/`, logging to
     `.local/.../streaming/logs/<function>.log`; `environment` is its configuration (set before it loads)."""
     from lambdas.packaging import load_handler
 
     def load() -> Any:
-        os.environ.update(environment or {})
-        return load_handler(FUNCTION)
+        os.environ.update(function_environment() if environment is None else environment)
+        return load_handler(FUNCTION, fresh=True)
 
     return LocalFunction(name=stream.function_name, arn=stream.function_arn, load=load,
                          log_path=state_dir() / "logs" / f"{stream.function_name}.log")
