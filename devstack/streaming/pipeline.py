@@ -52,9 +52,13 @@ def vector_conninfo() -> str:
 
 
 def function_environment(conninfo: str | None = None) -> dict[str, str]:
-    """The transformation function's environment (its Lambda configuration) for the vector DB at `conninfo`
-    (default: the local stack's)."""
-    return {"DATAPLATFORM_VECTOR_DSN": conninfo or vector_conninfo()}
+    """The transformation function's environment (its Lambda configuration) on the local stack: the vector DB at
+    `conninfo` (default: `DATAPLATFORM_VECTOR_DSN` if set, else the local stack's) and the popular-products copy
+    the batch refresh publishes in the data-lake bucket."""
+    from dataplatform.serving.popular import COPY_KEY
+
+    return {"DATAPLATFORM_VECTOR_DSN": conninfo or os.environ.get("DATAPLATFORM_VECTOR_DSN") or vector_conninfo(),
+            "DATAPLATFORM_POPULAR_COPY_URI": f"s3://{_settings().data_lake_bucket}/{COPY_KEY}"}
 
 
 def transformation_function(stream: DeliveryStream, environment: Mapping[str, str] | None = None) -> LocalFunction:
