@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import sys
 from decimal import Decimal
 
 import pytest
@@ -23,6 +25,7 @@ CONTRACT = json.loads(load_contract().job_argument())
 def spark():
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers on this venv's Python, not PATH's
     session = (SparkSession.builder.master("local[2]").appName("tests")
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4").getOrCreate())
     yield session
@@ -107,3 +110,24 @@ def test_local_arguments_use_the_glue_convention() -> None:
     assert job.resolve_arguments(argv)["export_date"] == "v-export_date"
     with pytest.raises(SystemExit, match="missing job arguments"):
         job.resolve_arguments(["script.py", "--JOB_NAME", "x"])
+
+
+def test_local_run_reads_the_glue_connection_as_glue_gives_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the Glue connection's fields as the local Glue endpoint passes them (extract_jdbc_conf's shape)
+    monkeypatch.setenv(job.LOCAL_JDBC_CONF, json.dumps({
+        "url": "jdbc:mysql://replica:3306", "fullUrl": "jdbc:mysql://replica:3306/other", "user": "ro",
+        "password": "pw", "vendor": "mysql"}))
+    args = {"connection_name": "reco-source", "source_database": "classicmodels",
+            "jdbc_driver": "org.mariadb.jdbc.Driver"}
+
+    options = job.jdbc_options(args, None)
+
+    # THEN the database is the job argument's, whatever the connection's URL names
+    assert options == {"url": "jdbc:mysql://replica:3306/classicmodels", "user": "ro", "password": "pw",
+                       "driver": "org.mariadb.jdbc.Driver", "fetchsize": "10000"}
+
+
+def test_local_run_without_the_glue_connection_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(job.LOCAL_JDBC_CONF, raising=False)
+    with pytest.raises(SystemExit, match="local Glue endpoint"):
+        job.jdbc_options({"connection_name": "c", "source_database": "d", "jdbc_driver": "x"}, None)
