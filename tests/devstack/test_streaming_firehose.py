@@ -217,3 +217,17 @@ def test_stream_events_balances_n_in_with_ok_plus_processing_failed_out(
     assert counts.balanced and counts.ok + counts.processing_failed == 150
     assert counts.processing_failed == counts.malformed_in
     assert "150 in = " in counts.summary()
+
+
+def test_nothing_under_plugins_imports_the_local_streaming_tools() -> None:
+    """The local runners stay out of the production path: no module of the package imports devstack."""
+    import ast
+
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    offenders = []
+    for path in plugins.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(plugins)}: {n}" for n in names if n.split(".")[0] == "devstack"]
+    assert offenders == []
