@@ -5,10 +5,13 @@ each event, "based on your profile" is the customer's stored vector, else the li
 applied to the event's city / country / credit limit (`user_features`), against the items by inner product, cart
 items left out; "similar to what you browsed" is, for each of the first `max_similar_sources` browsed products
 (cart first, then most recent), its nearest items by cosine distance, merged and de-duplicated across the entries
-and never a browsed product itself. All of it is one pipelined database round trip for the batch
-(`queries.read_batch`), plus one every `LIVE_CACHE_SECONDS` to resolve the live version and one every
-`popular_refresh_seconds` to refresh the fallback ranking. Similar-items answers are cached per (version,
-product): a version's items never change.
+and never a browsed product itself. The k-NN itself runs on the live version's item matrix in process
+(`item_matrix`: exact, and faster than HNSW at 10k-100k items, `bench/results/serving_recall.md`), loaded at
+init and in the background after a swap; until it is loaded, or for a catalogue above `in_process_items`, the
+same answers come from pgvector's HNSW indexes (`queries`). Either way a batch costs one pipelined database round
+trip (`queries.read_batch`: the customers' stored vectors, or the HNSW reads), plus one every `LIVE_CACHE_SECONDS`
+to resolve the live version and one every `popular_refresh_seconds` to refresh the fallback ranking.
+Similar-items answers are cached per (version, product): a version's items never change.
 
 **Fallback.** When the database does not answer within the deadline (down, stopped, slow, overloaded), the batch
 is answered from the popular-products ranking in memory (`popular`: per country, topped up from the overall
@@ -45,6 +48,7 @@ import numpy as np
 import psycopg
 
 from dataplatform.serving import deadline, popular, queries
+from dataplatform.serving.item_matrix import ItemMatrix
 from dataplatform.serving.live import LIVE_CACHE_SECONDS, LiveModel, forget, live_model
 from dataplatform.serving.models import (
     FallbackReason,
@@ -98,6 +102,9 @@ class ServingOptions:
     """`warm()`'s budget (the Lambda's init phase has 10 s)."""
     popular_refresh_seconds: float = 300.0
     live_cache_seconds: float = LIVE_CACHE_SECONDS
+    in_process_items: int = 200_000
+    """Versions with at most this many items are answered from their item matrix in process (`item_matrix`:
+    exact, faster); larger ones, and a version whose matrix is still loading, by the HNSW reads. 0: never."""
     limits: queries.ReadLimits = field(default_factory=queries.ReadLimits)
 
     def __post_init__(self) -> None:
@@ -145,6 +152,8 @@ class Recommender:
         self._similar_cache: OrderedDict[tuple[str, str], list[tuple[str, float]]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._worker: deadline.Worker | None = None
+        self._matrix: ItemMatrix | None = None
+        self._matrix_loading_since = float("-inf")
         self._closed_until = 0.0
         self._lock = threading.Lock()
         self.last_error: str | None = None
@@ -216,7 +225,9 @@ class Recommender:
 
     def status(self) -> dict[str, Any]:
         """What the recommender runs on now (for logs)."""
-        return {"popular_source": self._popular.source or None, "popular_products": len(self._popular.overall),
+        matrix = self._matrix
+        return {"item_matrix": f"{matrix.version} ({len(matrix)} items)" if matrix is not None else None,
+                "popular_source": self._popular.source or None, "popular_products": len(self._popular.overall),
                 "database_retry_in": max(0.0, round(self._closed_until - time.monotonic(), 3)),
                 "last_error": self.last_error, "user_feature_model_error": self._features.last_error,
                 "stuck_calls": deadline.Worker.stuck()}
@@ -229,10 +240,7 @@ class Recommender:
 
     # --- database side (runs on the worker thread) -----------------------------------------------------------
 
-    def _connection(self, state: dict[str, Any]) -> psycopg.Connection:
-        conn = state.get("conn")
-        if conn is not None and not conn.closed:
-            return conn
+    def _open_connection(self) -> psycopg.Connection:
         if callable(self._connect):
             conn = self._connect()
         else:
@@ -240,7 +248,12 @@ class Recommender:
                                    keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
                                    application_name="dataplatform-serving")
         queries.register_vector_types(conn)
-        state["conn"] = conn
+        return conn
+
+    def _connection(self, state: dict[str, Any]) -> psycopg.Connection:
+        conn = state.get("conn")
+        if conn is None or conn.closed:
+            conn = state["conn"] = self._open_connection()
         return conn
 
     def _warm_database(self, state: dict[str, Any]) -> None:
@@ -249,6 +262,32 @@ class Recommender:
         live = live_model(conn, max_age=0)
         if live is not None:
             self._features.for_version(live)
+            if self._fits_in_process(live):
+                self._matrix = ItemMatrix.load(conn, live)
+
+    def _fits_in_process(self, live: LiveModel) -> bool:
+        return 0 < live.item_count <= self.options.in_process_items
+
+    def _matrix_for(self, live: LiveModel) -> ItemMatrix | None:
+        """The version's item matrix if loaded; otherwise starts loading it in the background (its own
+        connection) and returns None: until then the version is answered by the HNSW reads."""
+        matrix = self._matrix
+        if matrix is not None and matrix.version == live.version:
+            return matrix
+        if self._fits_in_process(live) and time.monotonic() - self._matrix_loading_since > 30.0:
+            self._matrix_loading_since = time.monotonic()
+            threading.Thread(target=self._load_matrix, args=(live,), name="serving-item-matrix", daemon=True).start()
+        return None
+
+    def _load_matrix(self, live: LiveModel) -> None:
+        try:
+            with self._open_connection() as conn:
+                matrix = ItemMatrix.load(conn, live)
+        except Exception as error:  # noqa: BLE001 - the HNSW reads keep answering; retried after 30 s
+            log.warning("item matrix of %s not loaded: %s: %s", live.version, type(error).__name__, error)
+            return
+        self._matrix = matrix
+        self._matrix_loading_since = float("-inf")
 
     def _refresh_popular(self, conn: psycopg.Connection, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._popular_refreshed < self.options.popular_refresh_seconds:
@@ -301,16 +340,37 @@ class Recommender:
                       if (hit := self._similar_cache.get((live.version, code))) is not None}
         missing = sorted(sources - cached.keys())
         per_source = options.similar_k + options.max_similar_sources
-        pending = queries.read_batch(conn, live, profiles=profiles, similar_codes=missing, similar_limit=per_source,
-                                     limits=limits)
-        similar = pending.similar_answers()
+        matrix = self._matrix_for(live)
+        if matrix is None:  # HNSW in PostgreSQL: profiles and similar items in one round trip
+            pending = queries.read_batch(conn, live, profiles=profiles, similar_codes=missing,
+                                         similar_limit=per_source, limits=limits)
+            answers, similar = pending.profile_answers(), pending.similar_answers()
+        else:  # in process: one round trip for the stored vectors, exact k-NN here
+            answers = self._profiles_in_process(conn, live, matrix, profiles, limits)
+            similar = matrix.nearest_by_cosine(missing, per_source)
         with self._cache_lock:
             for code in missing:
                 self._similar_cache[(live.version, code)] = similar.setdefault(code, [])
             while len(self._similar_cache) > SIMILAR_CACHE_SIZE:
                 self._similar_cache.popitem(last=False)
         similar.update(cached)
-        return _DatabaseAnswer(live, pending.profile_answers(), similar)
+        return _DatabaseAnswer(live, answers, similar)
+
+    @staticmethod
+    def _profiles_in_process(conn: psycopg.Connection, live: LiveModel, matrix: ItemMatrix,
+                             profiles: Sequence[queries.ProfileQuery],
+                             limits: queries.ReadLimits) -> list[queries.ProfileAnswer]:
+        customers = sorted({q.customer_number for q in profiles if q.customer_number is not None})
+        stored = queries.read_batch(conn, live, user_vectors=customers, limits=limits).user_vector_answers()
+        chosen = [stored.get(q.customer_number) if q.customer_number in stored else q.vector for q in profiles]
+        asked = [i for i, v in enumerate(chosen) if v is not None]
+        answers = [queries.ProfileAnswer(False, []) for _ in profiles]
+        if asked:
+            best = matrix.best_by_inner_product(np.stack([chosen[i] for i in asked]).astype(np.float32),
+                                                [profiles[i].limit for i in asked])
+            for i, items in zip(asked, best, strict=True):
+                answers[i] = queries.ProfileAnswer(profiles[i].customer_number in stored, items)
+        return answers
 
     def _on_worker(self, fn: Callable[[dict[str, Any]], Any], timeout: float) -> Any:
         deadline.check_capacity()

@@ -25,16 +25,25 @@ def ids(items) -> list[str]:
     return [i.id for i in items]
 
 
-@pytest.fixture
-def options() -> ServingOptions:
-    return ServingOptions(deadline_seconds=5.0, budget_seconds=5.0)  # correctness here, not timing
+@pytest.fixture(params=["in_process", "hnsw"])
+def options(request) -> ServingOptions:
+    """Both ways of answering k-NN: the live version's item matrix in process, and HNSW in PostgreSQL."""
+    return ServingOptions(deadline_seconds=5.0, budget_seconds=5.0,  # correctness here, not timing
+                          in_process_items=200_000 if request.param == "in_process" else 0)
+
+
+def make(connect, options: ServingOptions, **kwargs) -> Recommender:
+    """A recommender warmed like a Lambda container (its item matrix loaded, if in process)."""
+    recommender = Recommender(connect, options=options, **kwargs)
+    recommender.warm()
+    return recommender
 
 
 def test_known_customer_gets_the_best_items_by_inner_product_without_cart_items(conninfo, loader, options) -> None:
     # GIVEN a live version, and a customer with a stored vector whose two best items are in the cart
     model = load_model(loader, "v1")
     best = model.exact_top(model.vector_of(101), 2)
-    recommender = Recommender(conninfo, options=options)
+    recommender = make(conninfo, options)
     # WHEN the customer's event is answered
     record = recommender.recommend(parse(event(101, [(best[0], True), (best[1], True)])))
     # THEN the items are the best by inner product except the cart, best first, with their scores
@@ -53,7 +62,7 @@ def test_known_customer_gets_the_best_items_by_inner_product_without_cart_items(
 def test_unknown_customer_gets_the_user_feature_models_vector(conninfo, loader, s3, bucket, options) -> None:
     # GIVEN a version published with its user-feature model
     model = load_model(loader, "v1", s3=s3, bucket=bucket)
-    recommender = Recommender(conninfo, options=options, s3=s3)
+    recommender = make(conninfo, options, s3=s3)
     # WHEN a customer without a stored vector (999) browses
     record = recommender.recommend(parse(event(999, city="Paris", country="France", credit_limit=20_000)))
     # THEN the items are those of the vector the feature model predicts from city, country and credit limit
@@ -69,7 +78,7 @@ def test_unknown_customer_without_a_feature_model_gets_popular_products_and_simi
         conninfo, loader, options) -> None:
     model = load_model(loader, "v1")  # flat layout: no user-feature model
     publish_popular(loader, {"Spain": ["S10_0005", "S10_0006"], "*": ["S10_0001", "S10_0002", "S10_0003"]})
-    recommender = Recommender(conninfo, options=options)
+    recommender = make(conninfo, options)
     record = recommender.recommend(parse(event(999, [("S10_0002", True), ("S10_0100", False)])))
     assert ids(record.recommended_items) == ["S10_0005", "S10_0006", "S10_0001", "S10_0003"]  # cart item left out
     assert record.fallback and record.fallback_reason == FallbackReason.NO_USER_VECTOR == "no_user_vector"
@@ -84,7 +93,7 @@ def test_similar_items_are_cart_first_merged_deduplicated_and_never_a_browsed_it
     model = load_model(loader, "v1", n_items=400)
     near = model.exact_similar("S10_0010", 1)[0]
     history = [("S10_0010", False), ("S10_0200", False), (near, True), ("S10_0010", False)]
-    record = Recommender(conninfo, options=options).recommend(parse(event(101, history)))
+    record = make(conninfo, options).recommend(parse(event(101, history)))
     # THEN one entry per distinct browsed product, the cart's first, then the most recent; no item twice, none
     # of the browsed products, each list nearest first
     assert [s.product_code for s in record.similar_items] == [near, "S10_0010", "S10_0200"]
@@ -101,7 +110,7 @@ def test_similar_items_are_cart_first_merged_deduplicated_and_never_a_browsed_it
 
 def test_empty_history_and_cart_only_and_unknown_products(conninfo, loader, options) -> None:
     load_model(loader, "v1")
-    recommender = Recommender(conninfo, options=options)
+    recommender = make(conninfo, options)
     empty = recommender.recommend(parse(event(101, [])))
     assert empty.similar_items == [] and len(empty.recommended_items) == 10 and not empty.fallback
     cart_only = recommender.recommend(parse(event(101, [("S10_0001", True), ("S10_0002", True)])))
@@ -114,7 +123,7 @@ def test_empty_history_and_cart_only_and_unknown_products(conninfo, loader, opti
 def test_history_of_500_items_is_capped_and_answered(conninfo, loader, options) -> None:
     load_model(loader, "v1")
     history = [(f"S10_{i % 400:04d}", i % 97 == 0) for i in range(500)]
-    record = Recommender(conninfo, options=options).recommend(parse(event(101, history)))
+    record = make(conninfo, options).recommend(parse(event(101, history)))
     assert len(record.browse_history) == 50 and record.history_dropped == 450
     assert len(record.similar_items) == options.max_similar_sources
     assert not set(record.cart) & set(ids(record.recommended_items)) and len(record.recommended_items) == 10
@@ -123,14 +132,14 @@ def test_history_of_500_items_is_capped_and_answered(conninfo, loader, options) 
 def test_hostile_city_is_only_ever_data(conninfo, loader, s3, bucket, options) -> None:
     load_model(loader, "v1", s3=s3, bucket=bucket)
     hostile = "x'); DROP TABLE model_versions; --"
-    record = Recommender(conninfo, options=options, s3=s3).recommend(parse(event(999, city=hostile)))
+    record = make(conninfo, options, s3=s3).recommend(parse(event(999, city=hostile)))
     assert record.city == hostile and len(record.recommended_items) == 10 and not record.fallback
     assert store.live_version(loader)["version"] == "v1"
 
 
 def test_before_any_version_is_live_every_answer_is_the_popular_fallback(conninfo, loader, options) -> None:
     publish_popular(loader, {"*": ["S10_0001", "S10_0002"]})
-    record = Recommender(conninfo, options=options).recommend(parse(event(101, [("S10_0001", True)])))
+    record = make(conninfo, options).recommend(parse(event(101, [("S10_0001", True)])))
     assert ids(record.recommended_items) == ["S10_0002"] and record.similar_items == []
     assert record.fallback and record.fallback_reason == "no_live_model" and record.model_version is None
 
@@ -153,21 +162,27 @@ def test_a_batch_is_answered_in_a_few_statements_not_one_per_record(conninfo, lo
         conn.cursor_factory = CountingCursor
         return conn
 
-    recommender = Recommender(connect, options=options)
+    recommender = make(connect, options)
     recommender.recommend(parse(event(101, [("S10_0001", False)])))
+    assert (recommender.status()["item_matrix"] is not None) == (options.in_process_items > 0)
     CountingCursor.statements.clear()
     # WHEN a batch of 300 events (known and unknown customers, carts, histories) is answered
     events = [parse(event(100 + i % 90, [(f"S10_{(7 * i + j) % 400:04d}", j == 0) for j in range(i % 6)],
                           session=f"s-{i}")) for i in range(300)]
     records = recommender.recommend_batch(events)
-    # THEN in order, one per event, with 3 statements in one round trip (read limits, profiles, similar items; no
-    # live-version lookup within its cache time)
+    # THEN in order, one per event, with at most 3 statements in one round trip (read limits, then the stored
+    # vectors (in process) or profiles and similar items (HNSW); no live-version lookup within its cache time)
     assert [r.session_id for r in records] == [e.session_id for e in events]
     assert len(CountingCursor.statements) <= 3, CountingCursor.statements
     # and each record is what a single answer gives
-    single = Recommender(conninfo, options=options)
+    single = make(conninfo, options)
     for i in (0, 5, 97, 299):
-        assert single.recommend(events[i]) == records[i]
+        alone = single.recommend(events[i])
+        assert ids(alone.recommended_items) == ids(records[i].recommended_items)
+        np.testing.assert_allclose([x.score for x in alone.recommended_items],
+                                   [x.score for x in records[i].recommended_items], rtol=1e-5)  # BLAS gemm vs gemv
+        assert [(s.product_code, ids(s.similar_items)) for s in alone.similar_items] == [
+            (s.product_code, ids(s.similar_items)) for s in records[i].similar_items]
 
 
 def test_a_swap_in_the_middle_of_batches_never_mixes_versions_in_one_answer(conninfo, loader, options) -> None:
@@ -175,8 +190,8 @@ def test_a_swap_in_the_middle_of_batches_never_mixes_versions_in_one_answer(conn
     # live version on every batch
     models = {v: load_model(loader, v, seed=s, live=False) for v, s in (("v1", 1), ("v2", 2))}
     store.swap_live(loader, "v1")
-    recommender = Recommender(conninfo, options=ServingOptions(deadline_seconds=5.0, budget_seconds=5.0,
-                                                               live_cache_seconds=0.0))
+    recommender = make(conninfo, ServingOptions(deadline_seconds=5.0, budget_seconds=5.0, live_cache_seconds=0.0,
+                                                in_process_items=options.in_process_items))
     events = [parse(event(100 + i, [(f"S10_{i:04d}", False)], session=f"s-{i}")) for i in range(40)]
     stop = threading.Event()
 
