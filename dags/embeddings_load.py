@@ -18,6 +18,11 @@ Loads a published model version's embeddings into PostgreSQL + pgvector and make
 
 **Owner:** data-platform (the data scientist publishes). **Runbook:** a bad file fails step 4 with the
 lines to fix; re-publish and re-trigger. Roll back: trigger with `{"rollback": true}`.
+
+**SLA:** a run not finished **1 h** after it was queued (`DATAPLATFORM_EMBEDDINGS_LOAD_DEADLINE_SECONDS`, default
+3600) sends an SLA-miss alert to the SNS alerts topic naming the DAG, the run, the deadline and the run's state:
+the site keeps recommending from the previous model (or a rollback has not happened). A run triggered by hand
+before the files are uploaded waits in `wait_for_artifacts` and alerts at the deadline too.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from dataplatform.handoffs import ArtifactSet, ValidatedModel
 from dataplatform.orchestration.assets import ML_MODEL_ARTIFACTS
 from dataplatform.orchestration.connections import aws_client, source_hook, vector_hook
 from dataplatform.orchestration.dag_defaults import MACROS, configured, default_args, no_retry_on
+from dataplatform.orchestration.deadlines import sla_miss_alert
 
 
 @dag(
@@ -49,6 +55,7 @@ from dataplatform.orchestration.dag_defaults import MACROS, configured, default_
         "rollback_to": Param(None, type=["null", "string"], description="Version to roll back to; "
                              "empty = the one live before the current"),
     },
+    deadline=sla_miss_alert("embeddings_load"),
     tags=["ml", "vector-db", "pgvector"],
     doc_md=__doc__,
 )

@@ -22,6 +22,11 @@ once; one that cannot reach its dependency retries twice first.
 **Owner:** data-platform. **Runbook:** the failing task's log names the dependency and the fix;
 connection ids are in `plugins/dataplatform/config.py`. Schema drift: update
 `include/contracts/training_source.yaml` before the next Monday export (see `training_data_export`).
+
+**SLA:** a run not finished **15 min** after it was queued (`DATAPLATFORM_PLATFORM_HEALTHCHECK_DEADLINE_SECONDS`,
+default 900) sends an SLA-miss alert to the SNS alerts topic naming the DAG, the run, the deadline and the run's
+state: a check that hangs instead of failing (a connection that never answers) raises no failure alert, so the
+deadline is what tells you the hourly check is stuck.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from dataplatform.batch import training_export
 from dataplatform.batch.source_schema import SchemaDriftError
 from dataplatform.orchestration.connections import aws_client, source_hook, vector_hook
 from dataplatform.orchestration.dag_defaults import MACROS, configured, default_args, no_retry_on
+from dataplatform.orchestration.deadlines import sla_miss_alert
 
 
 @dag(
@@ -44,6 +50,7 @@ from dataplatform.orchestration.dag_defaults import MACROS, configured, default_
     max_active_runs=1,
     default_args=default_args(),
     user_defined_macros=MACROS,
+    deadline=sla_miss_alert("platform_healthcheck"),
     tags=["platform", "healthcheck"],
     doc_md=__doc__,
 )

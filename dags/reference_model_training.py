@@ -20,6 +20,10 @@ The data scientist's own models skip this DAG: they upload to the same layout an
 **Owner:** data-platform. **Runbook:** a failure names the snapshot. No snapshot, a snapshot that failed its
 quality gate, or a version already published with other files fail at once (no retries): re-trigger with the
 right `export_date`, or re-run `training_data_export` for it first.
+
+**SLA:** a run not finished **1 h** after it was queued (`DATAPLATFORM_REFERENCE_MODEL_TRAINING_DEADLINE_SECONDS`,
+default 3600) sends an SLA-miss alert to the SNS alerts topic naming the DAG, the run, the deadline and the run's
+state: the week's model, and so the recommendations, stay on last week's data until it publishes.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from dataplatform.handoffs import HandoffError, ModelArtifactsEvent, TrainingSna
 from dataplatform.orchestration.assets import ML_MODEL_ARTIFACTS, TRAINING_SNAPSHOT
 from dataplatform.orchestration.connections import aws_client
 from dataplatform.orchestration.dag_defaults import MACROS, configured, default_args, no_retry_on
+from dataplatform.orchestration.deadlines import sla_miss_alert
 
 
 @dag(
@@ -45,6 +50,7 @@ from dataplatform.orchestration.dag_defaults import MACROS, configured, default_
     user_defined_macros=MACROS,
     params={"export_date": Param(None, type=["null", "string"], format="date",
                                  description="Snapshot to train on; empty = the one that triggered the run")},
+    deadline=sla_miss_alert("reference_model_training"),
     tags=["ml", "reference-model"],
     doc_md=__doc__,
 )

@@ -23,6 +23,10 @@ data lake, for the data scientist. Trigger by hand with `export_date` to (re)bui
 `popular_products`. **Owner:** data-platform.
 **Runbook:** schema drift: read the failed task's message, update the contract after the platform team's
 announcement, re-trigger with the same `export_date`. Quality failure: the manifest lists the failed rules.
+
+**SLA:** a run not finished **3 h** after it was queued (`DATAPLATFORM_TRAINING_DATA_EXPORT_DEADLINE_SECONDS`,
+default 10800; the Glue job itself times out after 60 min) sends an SLA-miss alert to the SNS alerts topic naming
+the DAG, the run, the deadline and the run's state: Monday's snapshot is late for the data scientist.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from dataplatform.handoffs import Snapshot, TrainingSnapshotEvent
 from dataplatform.orchestration.assets import TRAINING_SNAPSHOT
 from dataplatform.orchestration.connections import aws_client, source_hook, vector_hook
 from dataplatform.orchestration.dag_defaults import MACROS, configured, default_args, no_retry_on
+from dataplatform.orchestration.deadlines import sla_miss_alert
 
 EXPORT_DATE = "{{ params.export_date or ds }}"
 
@@ -54,6 +59,7 @@ EXPORT_DATE = "{{ params.export_date or ds }}"
     user_defined_macros=MACROS,
     params={"export_date": Param(None, type=["null", "string"], format="date",
                                  description="Snapshot date to (re)build; empty = the run's date")},
+    deadline=sla_miss_alert("training_data_export"),
     tags=["batch", "training-data", "glue"],
     doc_md=__doc__,
 )

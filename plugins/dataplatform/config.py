@@ -41,6 +41,11 @@ class Settings:
     region: str
     account_id: str
     retry_delay_seconds: int = 120
+    # SLA-miss alerts (orchestration.deadlines): a run still unfinished this long after it was queued alerts
+    platform_healthcheck_deadline_seconds: int = 15 * 60
+    training_data_export_deadline_seconds: int = 3 * 3600
+    reference_model_training_deadline_seconds: int = 3600
+    embeddings_load_deadline_seconds: int = 3600
     aws_conn_id: str = "aws_default"
     source_conn_id: str = "mysql_source"
     vector_conn_id: str = "pg_vector"
@@ -118,13 +123,21 @@ def _required(name: str, pattern: re.Pattern[str], example: str, problems: list[
     return value or ""
 
 
+_SECONDS = ("retry_delay_seconds", "platform_healthcheck_deadline_seconds", "training_data_export_deadline_seconds",
+            "reference_model_training_deadline_seconds", "embeddings_load_deadline_seconds")
+"""Optional whole numbers of seconds, each with its default in `Settings`."""
+
+
 def _optional() -> dict[str, Any]:
     out: dict[str, Any] = {}
-    delay = _raw("retry_delay_seconds")
-    if delay is not None:
-        if not delay.isdigit():
-            raise ConfigurationError(f"retry_delay_seconds must be a whole number of seconds, got {delay!r}")
-        out["retry_delay_seconds"] = int(delay)
+    for name in _SECONDS:
+        value = _raw(name)
+        if value is not None:
+            if not value.isdigit():
+                raise ConfigurationError(f"{name} must be a whole number of seconds, got {value!r}")
+            if name.endswith("_deadline_seconds") and int(value) == 0:
+                raise ConfigurationError(f"{name} must be at least 1 second, got {value!r}")
+            out[name] = int(value)
     return out
 
 
@@ -156,8 +169,7 @@ class _Templated:
     _names = frozenset({f.name for f in fields(Settings)} | {n for n, v in vars(Settings).items()
                                                               if isinstance(v, property)})
 
-    _fixed = frozenset({"retry_delay_seconds", "aws_conn_id", "source_conn_id", "vector_conn_id",
-                        "source_database"})
+    _fixed = frozenset({*_SECONDS, "aws_conn_id", "source_conn_id", "vector_conn_id", "source_database"})
     """Not resource names and never missing: their values as they are."""
 
     def __getattr__(self, name: str) -> Any:
