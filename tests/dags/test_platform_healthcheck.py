@@ -62,8 +62,16 @@ def test_schema_drift_alerts_with_the_exports_message(run_dag, task_tries, sourc
 
 def _when_up_for_retry(dag_id: str, task_id: str, then, timeout: float = 120) -> threading.Thread:
     """Run `then()` once the task's first try has failed and it waits for its retry."""
+    import airflow.api.common.trigger_dag  # noqa: F401 - what dag.test() imports lazily, imported here first
+    from airflow.models import import_all_models
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from sqlalchemy.orm import configure_mappers
+
+    # The watcher's first query would configure SQLAlchemy's mappers (importing every model) while dag.test()
+    # imports models in the main thread: two threads importing the same modules deadlock. Do it all here first.
+    import_all_models()
+    configure_mappers()
 
     def watch() -> None:
         deadline = time.monotonic() + timeout
@@ -95,3 +103,82 @@ def test_source_down_for_the_first_try_is_retried_and_succeeds(run_dag, task_tri
     # THEN the transient failure was retried and the run succeeded on the second try
     assert task_tries(DAG)["check_source"] == 2
     assert state == "success", tasks
+
+
+class _ThrottlingProxy:
+    """A local HTTP proxy in front of the moto server that answers one Kinesis action with a real
+    `LimitExceededException` (what Kinesis sends when throttling) while `throttle` is set."""
+
+    def __init__(self, upstream: str, action: str) -> None:
+        import http.server
+        import urllib.request
+
+        proxy = self
+        self.throttle, self.throttled = True, 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # every Kinesis/SNS/S3-control call we make is a POST or GET
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if proxy.throttle and self.headers.get("X-Amz-Target", "").endswith("." + action):
+                    proxy.throttled += 1
+                    payload = b'{"__type": "LimitExceededException", "message": "Rate exceeded for stream"}'
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                self._forward(body)
+
+            def do_GET(self) -> None:
+                self._forward(None)
+
+            do_HEAD = do_GET
+
+            def _forward(self, body: bytes | None) -> None:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(upstream + self.path, data=body, headers=headers,
+                                                 method=self.command)
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        status, reply_headers, payload = response.status, response.headers.items(), response.read()
+                except urllib.error.HTTPError as error:
+                    status, reply_headers, payload = error.code, error.headers.items(), error.read()
+                self.send_response(status)
+                for key, value in reply_headers:
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_throttled_aws_call_is_retried_and_succeeds(run_dag, task_tries, seeded_source, monkeypatch) -> None:
+    # GIVEN Kinesis throttles the stream check (botocore retries it a few times, then the task fails)...
+    conn = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
+    proxy = _ThrottlingProxy(conn["extra"]["endpoint_url"], "DescribeStreamSummary")
+    conn["extra"] = {**conn["extra"], "endpoint_url": proxy.url}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    # ...until the first try has failed
+    watcher = _when_up_for_retry(DAG, "check_activity_stream", lambda: setattr(proxy, "throttle", False))
+    try:
+        state, tasks, results = run_dag(DAG)
+    finally:
+        watcher.join(timeout=1)
+        proxy.close()
+    # THEN the task was retried by Airflow and succeeded, after botocore's own retries of the throttled call
+    assert proxy.throttled > 1
+    assert task_tries(DAG)["check_activity_stream"] == 2
+    assert state == "success", tasks
+    assert results["check_activity_stream"]["status"] == "ACTIVE"
