@@ -108,9 +108,9 @@ class DeliveryStream:
     @classmethod
     def from_settings(cls, s: Any, **overrides: Any) -> DeliveryStream:
         """The platform's delivery stream: the activity stream into the recommendations bucket."""
-        return replace(cls(name=f"{s.prefix}-recommendations", source_stream=s.activity_stream,
+        return replace(cls(name=s.delivery_stream, source_stream=s.activity_stream,
                            bucket=s.recommendations_bucket, region=s.region, account_id=s.account_id,
-                           function_name=f"{s.prefix}-stream-transformation"), **overrides)
+                           function_name=s.stream_transformation_function), **overrides)
 
     @property
     def arn(self) -> str:

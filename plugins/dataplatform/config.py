@@ -76,6 +76,19 @@ class Settings:
         return f"{self.prefix}-user-activity"
 
     @property
+    def delivery_stream(self) -> str:
+        """The Firehose delivery stream: the activity stream, transformed, into the recommendations bucket."""
+        return f"{self.prefix}-recommendations"
+
+    @property
+    def stream_transformation_function(self) -> str:
+        return f"{self.prefix}-stream-transformation"
+
+    @property
+    def model_inference_function(self) -> str:
+        return f"{self.prefix}-model-inference"
+
+    @property
     def alerts_topic(self) -> str:
         return f"{self.prefix}-alerts"
 
