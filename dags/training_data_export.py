@@ -16,7 +16,9 @@ data lake, for the data scientist. Trigger by hand with `export_date` to (re)bui
    and unique, schema = contract). Only a passing snapshot updates the `ratings_ml_training` Asset, which
    training DAGs schedule on.
 5. `refresh_popular_products`: units sold in the 7 and 30 days up to the export date, per country and
-   overall, into PostgreSQL `popular_products` (the recommender's fallback), replaced in one transaction.
+   overall, into PostgreSQL `popular_products` (the recommender's fallback), replaced in one transaction; then
+   its JSON copy to `s3://<prefix>-data-lake/popular_products/popular_products.json`, which the serving Lambdas
+   read when they start while the database is unreachable.
 
 **Inputs:** connection `mysql_source` (read-only); `pg_vector` for the popular products.
 **Outputs:** the snapshot, Glue table `<prefix>_lake.ratings_ml_training`, the Asset event (uri, rows),
@@ -106,8 +108,7 @@ def training_data_export():
     def refresh_popular_products(validated: dict) -> dict:
         as_of = date.fromisoformat(Snapshot.from_payload(validated).export_date)
         with source_hook().get_conn() as source, vector_hook().get_conn() as pg:
-            rows = popular_products.publish(pg, popular_products.units_sold(source, as_of), as_of)
-        return {"as_of": as_of.isoformat(), "rows": rows}
+            return popular_products.refresh(source, pg, aws_client("s3"), configured().data_lake_bucket, as_of)
 
     schema_report = check_source_schema()
     snapshot = validate_snapshot(EXPORT_DATE, schema_report)

@@ -8,8 +8,10 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from dataplatform.batch import popular_products
 from dataplatform.batch.training_export import snapshot_key
 from dataplatform.config import settings
+from dataplatform.serving.popular import PopularProductsCopy
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark]
 DAG = "training_data_export"
@@ -46,7 +48,7 @@ def asset_events() -> list[dict]:
                 .filter(AssetModel.name == "ratings_ml_training")]
 
 
-def test_export_writes_snapshot_manifest_marker_and_asset_event(run_dag, source, s3) -> None:
+def test_export_writes_snapshot_manifest_marker_and_asset_event(run_dag, source, s3, pg_conn) -> None:
     # GIVEN the sample source WHEN the DAG runs for a date
     state, tasks, results = run_dag(DAG, {"export_date": "2026-01-05"})
     # THEN every task succeeded and the snapshot has every rated purchase once, in the contract's columns
@@ -64,6 +66,13 @@ def test_export_writes_snapshot_manifest_marker_and_asset_event(run_dag, source,
     assert manifest["quality"]["passed"] and manifest["source_row_counts"]["joined"] == table.num_rows
     assert {"uri": results["validate_snapshot"]["uri"], "row_count": table.num_rows,
             "export_date": "2026-01-05"} in asset_events()
+    # AND the popular-products fallback is refreshed: the table and its S3 copy for cold starts, same ranking
+    popular = results["refresh_popular_products"]
+    assert popular["as_of"] == "2026-01-05" and popular["rows"] > 0
+    bucket, key = popular["copy"].removeprefix("s3://").split("/", 1)
+    copy = PopularProductsCopy.model_validate_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert copy.as_of.isoformat() == "2026-01-05"
+    assert copy.by_country["France"][:5] == popular_products.top(pg_conn, "France", k=5)
 
 
 def test_rerun_replaces_that_date_only(run_dag, source, s3) -> None:

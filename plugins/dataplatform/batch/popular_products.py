@@ -15,7 +15,7 @@ from typing import Any
 from dataplatform.paths import sql_path
 from dataplatform.serving.popular import COPY_KEY, PopularProductsCopy, copy_bytes
 
-__all__ = ["COPY_KEY", "Popularity", "publish", "publish_copy", "ranked", "top", "units_sold"]
+__all__ = ["COPY_KEY", "Popularity", "publish", "publish_copy", "ranked", "refresh", "top", "units_sold"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,11 @@ def publish_copy(s3: Any, bucket: str, key: str, rows: list[Popularity], as_of: 
     s3.put_object(Bucket=bucket, Key=key, Body=copy_bytes(PopularProductsCopy.from_ranked(pairs, as_of)),
                   ContentType="application/json")
     return f"s3://{bucket}/{key}"
+
+
+def refresh(source_conn: Any, pg_conn: Any, s3: Any, bucket: str, as_of: date) -> dict[str, Any]:
+    """Compute the ranking up to `as_of` on the source, replace the table, then write its S3 copy (`COPY_KEY` in
+    `bucket`): the copy never runs ahead of the table."""
+    rows = units_sold(source_conn, as_of)
+    count = publish(pg_conn, rows, as_of)
+    return {"as_of": as_of.isoformat(), "rows": count, "copy": publish_copy(s3, bucket, COPY_KEY, rows, as_of)}
