@@ -1,6 +1,8 @@
 """Build each Lambda function's deployment zip, and import a handler the way Lambda loads it.
 
-    python -m lambdas.packaging build [--out build/lambdas] [FUNCTION ...]   # -> build/lambdas/<function>.zip
+    python -m lambdas.packaging build [--out build/lambdas] [FUNCTION ...]        # code only: <function>.zip
+    python -m lambdas.packaging build --architecture arm64 [FUNCTION ...]         # deployable: code + dependencies
+    python -m lambdas.packaging lock                                              # re-resolve requirements-lock.txt
 
 A function is a folder `lambdas/<function>/` with a `handler.py` (handler setting `handler.handler`). Its zip
 holds, at the zip root (Lambda's `/var/task`, first on `sys.path`):
@@ -10,12 +12,21 @@ holds, at the zip root (Lambda's `/var/task`, first on `sys.path`):
 - the serving package as `dataplatform/__init__.py` + `dataplatform/serving/**` (with the SQL files it ships
   inside it), plus the other `dataplatform` modules it imports, found by following its import statements
   (today `dataplatform.model.cold_start`, the numpy-only user-feature model) — and never a module of the
-  Airflow side, the loader or the batch code (`FORBIDDEN`): the build fails if an import would pull one in.
+  Airflow side, the loader or the batch code (`FORBIDDEN`): the build fails if an import would pull one in;
+- for a **deployable** package (`build_package`, `--architecture`): the third-party dependencies, installed
+  from `lambdas/requirements-lock.txt` (every version pinned, every wheel's sha256 checked) as the Lambda
+  runtime needs them: manylinux wheels for the function's architecture (`arm64` -> `aarch64-manylinux_2_28`,
+  `x86_64` -> `x86_64-manylinux_2_28`) and CPython 3.12, binary wheels only, by
+  `uv pip install --target`. The lock is resolved from `lambdas/requirements.txt` with the repo's
+  `requirements-lock.txt` as constraints (the functions run on the versions the tests run on):
+  `python -m lambdas.packaging lock`. Installed dependencies are cached per (lock, platform) under
+  `build/lambdas/deps/`.
 
-Third-party dependencies (`lambdas/requirements.txt`: Powertools, pydantic, psycopg, pgvector, numpy) are
-not bundled by this build: they go in a Lambda layer (or are installed into the zip by the deployment
-pipeline with `pip install --platform manylinux2014_x86_64 --only-binary=:all: -t`). The zip is deterministic
-(sorted entries, fixed timestamps and modes): same sources, same bytes.
+Zips are deterministic: sorted entries, fixed timestamps, modes from the file's executable bit only, the same
+compression: the same sources and lock give the same bytes (on the same zlib), so the package's sha256 says
+whether anything changed (`Package.code_sha256` is the form Lambda reports as `CodeSha256`). A deployable
+package is kept under `build/lambdas/packages/<digest of its inputs>.zip`, so an unchanged package is not
+compressed again.
 
 `load_handler(function)` imports `lambdas/<function>/handler.py` in the current process with the function
 folder and `plugins/` on `sys.path`, under the module name `<function>_handler` so two functions'
@@ -27,10 +38,18 @@ from __future__ import annotations
 
 import argparse
 import ast
+import base64
+import fcntl
+import hashlib
 import importlib.util
+import os
+import shutil
+import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -41,6 +60,17 @@ PACKAGE = PLUGINS / "dataplatform"
 SERVING = PACKAGE / "serving"
 DEFAULT_OUT = REPO / "build" / "lambdas"
 REQUIREMENTS = LAMBDAS / "requirements.txt"
+LOCK = LAMBDAS / "requirements-lock.txt"
+REPO_LOCK = REPO / "requirements-lock.txt"
+RUNTIME_PYTHON = "3.12"
+"""The Lambda runtime the functions are deployed on (python3.12)."""
+PLATFORMS = {"arm64": "aarch64-manylinux_2_28", "x86_64": "x86_64-manylinux_2_28"}
+"""Lambda architecture -> the wheel platform uv installs for (the python3.12 runtime is Amazon Linux 2023, glibc
+2.34, so manylinux_2_28 wheels load there)."""
+DEPS_CACHE = REPO / "build" / "lambdas" / "deps"
+PACKAGE_CACHE = REPO / "build" / "lambdas" / "packages"
+PACKAGE_FORMAT = "1"
+"""Part of a deployable package's input digest: bump it when the zip layout changes."""
 
 FORBIDDEN = ("dataplatform.orchestration", "dataplatform.vectordb", "dataplatform.batch")
 """Packages a Lambda must never ship: Airflow extensions, the loader, the batch code."""
@@ -130,20 +160,161 @@ def zip_members(function: str) -> dict[str, Path]:
     return dict(sorted(members.items()))
 
 
-def build_zip(function: str, out_dir: Path = DEFAULT_OUT) -> Path:
-    """Write `<out_dir>/<function>.zip`; same sources give the same bytes."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dest = out_dir / f"{function}.zip"
-    tmp = dest.with_suffix(".zip.tmp")
+def _mode(path: Path) -> int:
+    """0o755 for an executable file, else 0o644: the only part of a file's mode that reaches the zip."""
+    return 0o755 if path.stat().st_mode & 0o111 else ZIP_FILE_MODE
+
+
+def write_zip(dest: Path, members: Mapping[str, Path], *, compresslevel: int = 9) -> Path:
+    """Write `members` (archive name -> file) to `dest` in name order with fixed timestamps and modes."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
-        for name, path in zip_members(function).items():
+        for name in sorted(members):
+            path = members[name]
             info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so the mode below means the same on every build host
-            info.external_attr = (0o100000 | ZIP_FILE_MODE) << 16
-            zf.writestr(info, path.read_bytes(), compresslevel=9)
+            info.external_attr = (0o100000 | _mode(path)) << 16
+            zf.writestr(info, path.read_bytes(), compresslevel=compresslevel)
     tmp.replace(dest)
     return dest
+
+
+def build_zip(function: str, out_dir: Path = DEFAULT_OUT) -> Path:
+    """Write `<out_dir>/<function>.zip` (the function's code, no dependencies); same sources give the same bytes."""
+    return write_zip(out_dir / f"{function}.zip", zip_members(function))
+
+
+# --- deployable packages: code + the locked dependencies for the Lambda runtime -------------------------------
+
+
+def uv_command() -> list[str]:
+    """How to run uv here: on PATH, else as a module of this or the base interpreter."""
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    for python in dict.fromkeys((sys.executable, getattr(sys, "_base_executable", sys.executable))):
+        if subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0:
+            return [python, "-m", "uv"]
+    raise FileNotFoundError("uv is needed to install the Lambda dependencies (scripts/bootstrap.sh installs it)")
+
+
+def wheel_platform(architecture: str) -> str:
+    try:
+        return PLATFORMS[architecture]
+    except KeyError:
+        raise ValueError(f"unknown Lambda architecture {architecture!r}: one of {', '.join(PLATFORMS)}") from None
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two builds of the same thing wait for each other
+        yield
+
+
+def dependencies_dir(architecture: str, *, lock: Path = LOCK, cache: Path = DEPS_CACHE) -> Path:
+    """The locked dependencies installed for `architecture` (cached per lock content and platform)."""
+    platform = wheel_platform(architecture)
+    key = hashlib.sha256(lock.read_bytes() + f"|{platform}|{RUNTIME_PYTHON}".encode()).hexdigest()[:16]
+    target = cache / f"{architecture}-{key}"
+    if (target / ".complete").exists():
+        return target
+    with _locked(cache / ".lock"):
+        if (target / ".complete").exists():
+            return target
+        tmp = cache / f".{target.name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        result = subprocess.run([
+            *uv_command(), "pip", "install", "--quiet", "--target", str(tmp), "--python-platform", platform,
+            "--python-version", RUNTIME_PYTHON, "--only-binary", ":all:", "--no-deps", "--require-hashes",
+            "--link-mode", "copy", "-r", str(lock),
+        ], capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"installing {lock.name} for {platform} failed:\n{result.stderr[-3000:]}")
+        (tmp / ".complete").write_text(key)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    return target
+
+
+def dependency_members(deps: Path) -> dict[str, Path]:
+    """Archive name -> file for an installed dependencies folder (no caches, no bytecode)."""
+    return {p.relative_to(deps).as_posix(): p for p in _files(deps) if p.name != ".complete"}
+
+
+def package_members(function: str, architecture: str) -> dict[str, Path]:
+    """Archive name -> file for a deployable package: the function's code and its dependencies."""
+    code = zip_members(function)
+    deps = dependency_members(dependencies_dir(architecture))
+    clash = {n.split("/")[0] for n in code} & {n.split("/")[0] for n in deps}
+    if clash:
+        raise ValueError(f"{function}: {', '.join(sorted(clash))} both in the function's code and a dependency")
+    return dict(sorted({**code, **deps}.items()))
+
+
+@dataclass(frozen=True)
+class Package:
+    """One deployable zip."""
+
+    function: str
+    architecture: str
+    path: Path
+    sha256: str
+    """Hex sha256 of the zip's bytes."""
+    size: int
+
+    @property
+    def code_sha256(self) -> str:
+        """The sha256 as Lambda reports it (`CodeSha256`: base64 of the digest)."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inputs_digest(members: Mapping[str, Path]) -> str:
+    """sha256 over the package format, every archive name, file content and mode: what decides the zip's bytes."""
+    digest = hashlib.sha256(f"format {PACKAGE_FORMAT}\n".encode())
+    for name in sorted(members):
+        path = members[name]
+        digest.update(f"{name}\0{_mode(path):o}\0{file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def build_package(function: str, architecture: str, out_dir: Path | None = None) -> Package:
+    """The deployable zip of `function` for `architecture`: built once per distinct input (cached), copied to
+    `<out_dir>/<function>-<architecture>.zip` when `out_dir` is given."""
+    members = package_members(function, architecture)
+    built = PACKAGE_CACHE / f"{function}-{architecture}-{inputs_digest(members)[:32]}.zip"
+    if not built.exists():
+        with _locked(PACKAGE_CACHE / ".lock"):
+            if not built.exists():
+                write_zip(built, members, compresslevel=6)
+    path = built
+    if out_dir is not None:
+        path = out_dir / f"{function}-{architecture}.zip"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(built, path)
+    return Package(function=function, architecture=architecture, path=path, sha256=file_sha256(path),
+                   size=path.stat().st_size)
+
+
+def lock_dependencies(out: Path = LOCK) -> None:
+    """Re-resolve `requirements-lock.txt` from `requirements.txt`, constrained by the repo's lock, for the Lambda
+    runtime (aarch64 manylinux, CPython 3.12), with the sha256 of every wheel of each pinned version."""
+    subprocess.run([
+        *uv_command(), "pip", "compile", "--quiet", str(REQUIREMENTS.relative_to(REPO)),
+        "--constraint", str(REPO_LOCK.relative_to(REPO)), "--python-platform", PLATFORMS["arm64"],
+        "--python-version", RUNTIME_PYTHON, "--generate-hashes", "--output-file", str(out.relative_to(REPO)),
+    ], check=True, cwd=REPO)
 
 
 def load_handler(function: str, *, fresh: bool = False) -> ModuleType:
@@ -176,10 +347,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     build = sub.add_parser("build", help="build the functions' zips")
     build.add_argument("functions", nargs="*", help=f"default: all ({', '.join(functions())})")
     build.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    build.add_argument("--architecture", choices=sorted(PLATFORMS),
+                       help="build deployable packages (code + locked dependencies) for this architecture")
+    sub.add_parser("lock", help=f"re-resolve {LOCK.relative_to(REPO)} from {REQUIREMENTS.relative_to(REPO)}")
     args = parser.parse_args(argv)
+    if args.command == "lock":
+        lock_dependencies()
+        return
     for function in args.functions or functions():
-        path = build_zip(function, args.out)
-        print(f"{function:<24} {path} ({path.stat().st_size:,} bytes)")
+        if args.architecture:
+            package = build_package(function, args.architecture, args.out)
+            print(f"{function:<24} {package.path} ({package.size:,} bytes, sha256 {package.sha256})")
+        else:
+            path = build_zip(function, args.out)
+            print(f"{function:<24} {path} ({path.stat().st_size:,} bytes)")
 
 
 if __name__ == "__main__":
