@@ -56,6 +56,7 @@ class LiveModel:
     dimension: int
     source_uris: Mapping[str, str] = field(default_factory=dict)
     item_count: int = 0
+    user_count: int = 0
 
     @property
     def item_table(self) -> str:
@@ -90,8 +91,9 @@ def resolve(conn: psycopg.Connection) -> LiveModel | None:
             row = conn.cursor(row_factory=tuple_row).execute(sql_text("select_live_model.sql")).fetchone()
     if row is None:
         return None
-    version, version_slug, dimension, source_uris, item_count = row
-    return LiveModel(str(version), str(version_slug), int(dimension), dict(source_uris or {}), int(item_count))
+    version, version_slug, dimension, source_uris, item_count, user_count = row
+    return LiveModel(str(version), str(version_slug), int(dimension), dict(source_uris or {}), int(item_count),
+                     int(user_count))
 
 
 def live_model(conn: psycopg.Connection, *, max_age: float = LIVE_CACHE_SECONDS) -> LiveModel | None:

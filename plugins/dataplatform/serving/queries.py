@@ -30,7 +30,7 @@ EF_SEARCH = 160
 ef_construction = 64): "similar" (cosine) has recall@10 1.0 from ef_search 40 at 10k and 100k items; "based on
 your profile" (inner product) needs 160 for >= 0.98 at 10k (40: 0.95, 100: 0.98) and does not reach 0.98 at
 100k even at 400 (0.97, at 5x the time). So the recommender answers from the live version's item matrix in
-process (exact: `item_matrix`) and these HNSW reads serve only while that matrix loads after a swap, or for a
+process (exact: `version_matrix`) and these HNSW reads serve only while that matrix loads after a swap, or for a
 catalogue above `ServingOptions.in_process_items`."""
 MAX_EF_SEARCH = 1000
 STATEMENT_TIMEOUT = "250ms"

@@ -5,23 +5,28 @@ each event, "based on your profile" is the customer's stored vector, else the li
 applied to the event's city / country / credit limit (`user_features`), against the items by inner product, cart
 items left out; "similar to what you browsed" is, for each of the first `max_similar_sources` browsed products
 (cart first, then most recent), its nearest items by cosine distance, merged and de-duplicated across the entries
-and never a browsed product itself. The k-NN itself runs on the live version's item matrix in process
-(`item_matrix`: exact, and faster than HNSW at 10k-100k items, `bench/results/serving_recall.md`), loaded at
-init and in the background after a swap; until it is loaded, or for a catalogue above `in_process_items`, the
-same answers come from pgvector's HNSW indexes (`queries`). Either way a batch costs one pipelined database round
-trip (`queries.read_batch`: the customers' stored vectors, or the HNSW reads), plus one every `LIVE_CACHE_SECONDS`
-to resolve the live version and one every `popular_refresh_seconds` to refresh the fallback ranking.
-Similar-items answers are cached per (version, product): a version's items never change.
+and never a browsed product itself.
+
+**Where the vectors come from.** The live version's item and customer vectors are held in process
+(`version_matrix`: exact k-NN, and faster than HNSW at 10k-100k items, `bench/results/serving_recall.md`), loaded
+at init and in the background after a swap. A request then needs the database only to confirm the live version,
+once every `live_cache_seconds` (5 s), and to refresh the fallback ranking every `popular_refresh_seconds`.
+Until a new version's vectors are loaded, or for a catalogue above `in_process_items`, the same answers come from
+pgvector's HNSW indexes in one pipelined round trip per batch (`queries.read_batch`); customers beyond
+`in_process_users` are looked up in one round trip per batch. Similar-items answers are cached per (version,
+product): a version's items never change.
 
 **Fallback.** When the database does not answer within the deadline (down, stopped, slow, overloaded), the batch
 is answered from the popular-products ranking in memory (`popular`: per country, topped up from the overall
 ranking, cart items left out) with `fallback=True`, `fallback_reason="database_unavailable"`, no similar items and
 no `model_version`; for `retry_after_seconds` after such a failure the database is not tried at all (so a dead
-database costs nothing per request). The ranking in memory comes from the database, refreshed while it answers;
-a process that never reached it reads the JSON copy the batch refresh publishes to S3 (`popular_copy`), in
-`warm()` (the Lambda's init) or, failing that, within the request's budget. A customer with neither a stored
-vector nor a user-feature model gets the popular ranking too (`no_user_vector`), with the database's similar
-items; before any version is live, every answer is the fallback (`no_live_model`).
+database costs nothing per request). Requests that need no database (a confirmation younger than
+`live_cache_seconds`, vectors in memory) are answered from the live version as usual. The ranking in memory comes
+from the database, refreshed while it answers; a process that never reached it reads the JSON copy the batch
+refresh publishes to S3 (`popular_copy`), in `warm()` (the Lambda's init) or, failing that, within the request's
+budget. A customer with neither a stored vector nor a user-feature model gets the popular ranking too
+(`no_user_vector`), with the version's similar items; before any version is live, every answer is the fallback
+(`no_live_model`).
 
 **Deadlines.** Every database call runs on a worker thread that owns the connection (`deadline.Worker`); the caller
 waits at most `deadline_seconds` (online: 0.2 s, so an answer leaves within `budget_seconds` = 0.3 s even when
@@ -48,17 +53,10 @@ import numpy as np
 import psycopg
 
 from dataplatform.serving import deadline, popular, queries
-from dataplatform.serving.item_matrix import ItemMatrix
 from dataplatform.serving.live import LIVE_CACHE_SECONDS, LiveModel, forget, live_model
-from dataplatform.serving.models import (
-    FallbackReason,
-    Recommendation,
-    RecommendedItem,
-    SimilarItem,
-    SimilarItems,
-    UserActivityEvent,
-)
+from dataplatform.serving.models import FallbackReason, Recommendation, UserActivityEvent
 from dataplatform.serving.user_features import UserFeatureModels
+from dataplatform.serving.version_matrix import VersionMatrix
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +101,10 @@ class ServingOptions:
     popular_refresh_seconds: float = 300.0
     live_cache_seconds: float = LIVE_CACHE_SECONDS
     in_process_items: int = 200_000
-    """Versions with at most this many items are answered from their item matrix in process (`item_matrix`:
+    """Versions with at most this many items are answered from their matrix in process (`version_matrix`:
     exact, faster); larger ones, and a version whose matrix is still loading, by the HNSW reads. 0: never."""
+    in_process_users: int = 500_000
+    """...and their customers' vectors are held too when there are at most this many (else looked up per batch)."""
     limits: queries.ReadLimits = field(default_factory=queries.ReadLimits)
 
     def __post_init__(self) -> None:
@@ -152,7 +152,7 @@ class Recommender:
         self._similar_cache: OrderedDict[tuple[str, str], list[tuple[str, float]]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._worker: deadline.Worker | None = None
-        self._matrix: ItemMatrix | None = None
+        self._matrix: VersionMatrix | None = None
         self._matrix_loading_since = float("-inf")
         self._closed_until = 0.0
         self._lock = threading.Lock()
@@ -226,7 +226,11 @@ class Recommender:
     def status(self) -> dict[str, Any]:
         """What the recommender runs on now (for logs)."""
         matrix = self._matrix
-        return {"item_matrix": f"{matrix.version} ({len(matrix)} items)" if matrix is not None else None,
+        in_memory = None
+        if matrix is not None:
+            users = "customers in the database" if matrix.users is None else f"{len(matrix.users)} customers"
+            in_memory = f"{matrix.version}: {len(matrix)} items, {users}"
+        return {"in_process": in_memory,
                 "popular_source": self._popular.source or None, "popular_products": len(self._popular.overall),
                 "database_retry_in": max(0.0, round(self._closed_until - time.monotonic(), 3)),
                 "last_error": self.last_error, "user_feature_model_error": self._features.last_error,
@@ -263,12 +267,12 @@ class Recommender:
         if live is not None:
             self._features.for_version(live)
             if self._fits_in_process(live):
-                self._matrix = ItemMatrix.load(conn, live)
+                self._matrix = VersionMatrix.load(conn, live, max_users=self.options.in_process_users)
 
     def _fits_in_process(self, live: LiveModel) -> bool:
         return 0 < live.item_count <= self.options.in_process_items
 
-    def _matrix_for(self, live: LiveModel) -> ItemMatrix | None:
+    def _matrix_for(self, live: LiveModel) -> VersionMatrix | None:
         """The version's item matrix if loaded; otherwise starts loading it in the background (its own
         connection) and returns None: until then the version is answered by the HNSW reads."""
         matrix = self._matrix
@@ -282,7 +286,7 @@ class Recommender:
     def _load_matrix(self, live: LiveModel) -> None:
         try:
             with self._open_connection() as conn:
-                matrix = ItemMatrix.load(conn, live)
+                matrix = VersionMatrix.load(conn, live, max_users=self.options.in_process_users)
         except Exception as error:  # noqa: BLE001 - the HNSW reads keep answering; retried after 30 s
             log.warning("item matrix of %s not loaded: %s: %s", live.version, type(error).__name__, error)
             return
@@ -357,11 +361,14 @@ class Recommender:
         return _DatabaseAnswer(live, answers, similar)
 
     @staticmethod
-    def _profiles_in_process(conn: psycopg.Connection, live: LiveModel, matrix: ItemMatrix,
+    def _profiles_in_process(conn: psycopg.Connection, live: LiveModel, matrix: VersionMatrix,
                              profiles: Sequence[queries.ProfileQuery],
                              limits: queries.ReadLimits) -> list[queries.ProfileAnswer]:
         customers = sorted({q.customer_number for q in profiles if q.customer_number is not None})
-        stored = queries.read_batch(conn, live, user_vectors=customers, limits=limits).user_vector_answers()
+        if matrix.users is not None:
+            stored = {c: v for c in customers if (v := matrix.users.get(c)) is not None}
+        else:
+            stored = queries.read_batch(conn, live, user_vectors=customers, limits=limits).user_vector_answers()
         chosen = [stored.get(q.customer_number) if q.customer_number in stored else q.vector for q in profiles]
         asked = [i for i, v in enumerate(chosen) if v is not None]
         answers = [queries.ProfileAnswer(False, []) for _ in profiles]
@@ -411,38 +418,41 @@ class Recommender:
 
     # --- assembling ------------------------------------------------------------------------------------------
 
-    def _popular_items(self, event: UserActivityEvent) -> list[RecommendedItem]:
+    def _popular_items(self, event: UserActivityEvent) -> list[dict[str, Any]]:
         codes = self._popular.top(event.country, self.options.k, exclude=event.cart)
-        return [RecommendedItem(id=code, score=round(1.0 / rank, 6)) for rank, code in enumerate(codes, start=1)]
+        return [{"id": code, "score": round(1.0 / rank, 6)} for rank, code in enumerate(codes, start=1)]
 
     def _assemble(self, event: UserActivityEvent, answer: _DatabaseAnswer | None, i: int) -> Recommendation:
-        fields = {name: getattr(event, name) for name in UserActivityEvent.model_fields}
+        """The record, built as plain data and validated once by pydantic-core (nested models built one by one in
+        Python cost more than the inference itself for a 500-record batch)."""
+        record: dict[str, Any] = {name: getattr(event, name) for name in UserActivityEvent.model_fields}
         if answer is None or answer.live is None:
             reason = FallbackReason.DATABASE_UNAVAILABLE if answer is None else FallbackReason.NO_LIVE_MODEL
-            return Recommendation(**fields, recommended_items=self._popular_items(event), similar_items=[],
-                                  model_version=None, fallback=True, fallback_reason=reason.value)
+            record.update(recommended_items=self._popular_items(event), similar_items=[], model_version=None,
+                          fallback=True, fallback_reason=reason.value)
+            return Recommendation.model_validate(record)
         cart = set(event.cart)
         profile = answer.profiles[i]
-        recommended = [RecommendedItem(id=code, score=score) for code, score in profile.items
-                       if code not in cart][: self.options.k]
+        recommended: list[dict[str, Any]] = [{"id": code, "score": score} for code, score in profile.items
+                                             if code not in cart][: self.options.k]
         reason = None
         if not profile.items:
             recommended, reason = self._popular_items(event), FallbackReason.NO_USER_VECTOR.value
         browsed = event.browsed
         seen = set(browsed)
-        similar: list[SimilarItems] = []
+        similar: list[dict[str, Any]] = []
         for source in browsed[: self.options.max_similar_sources]:
             picked = []
             for code, distance in answer.similar.get(source, []):
                 if code not in seen:
                     seen.add(code)
-                    picked.append(SimilarItem(id=code, distance=distance))
+                    picked.append({"id": code, "distance": distance})
                     if len(picked) == self.options.similar_k:
                         break
-            similar.append(SimilarItems(product_code=source, similar_items=picked))
-        return Recommendation(**fields, recommended_items=recommended, similar_items=similar,
-                              model_version=answer.live.version, fallback=reason is not None,
-                              fallback_reason=reason)
+            similar.append({"product_code": source, "similar_items": picked})
+        record.update(recommended_items=recommended, similar_items=similar, model_version=answer.live.version,
+                      fallback=reason is not None, fallback_reason=reason)
+        return Recommendation.model_validate(record)
 
 
 def _close_connection(state: dict[str, Any]) -> None:

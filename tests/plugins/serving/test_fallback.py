@@ -24,6 +24,7 @@ import psycopg
 import pytest
 
 from dataplatform.batch import popular_products
+from dataplatform.serving.live import LIVE_CACHE_SECONDS
 from dataplatform.serving.models import UserActivityEvent
 from dataplatform.serving.recommender import Recommender, S3Location, ServingOptions
 from dataplatform.vectordb import store
@@ -176,8 +177,14 @@ def recovers(recommender: Recommender, timeout: float = 15.0) -> None:
 SPAIN_WITHOUT_CART = ["S10_0005", "S10_0006", "S10_0001", "S10_0003", "S10_0004"]
 
 
-def warmed(conninfo: str, **kwargs) -> Recommender:
-    recommender = Recommender(conninfo, options=ServingOptions(k=5), **kwargs)
+CONFIRM_EVERY_REQUEST = ServingOptions(k=5, live_cache_seconds=0.0)
+"""Every request confirms the live version with the database, so every request meets its failure. (By default a
+confirmation holds `LIVE_CACHE_SECONDS`, and requests in between need no database at all when the version's
+vectors are in memory: `test_with_the_default_cache_answers_come_from_memory_then_from_the_fallback`.)"""
+
+
+def warmed(conninfo: str, options: ServingOptions = CONFIRM_EVERY_REQUEST, **kwargs) -> Recommender:
+    recommender = Recommender(conninfo, options=options, **kwargs)
     recommender.warm()
     assert not recommender.recommend(request()).fallback  # the database answered: popular ranking in memory
     return recommender
@@ -189,6 +196,29 @@ def test_database_down_every_request_is_answered_within_300ms_from_the_fallback(
     times = answered_quickly_from_the_fallback(recommender, 30, SPAIN_WITHOUT_CART)
     print(f"database down: slowest answer {max(times) * 1e3:.0f} ms")
     running.start()
+    recovers(recommender)
+
+
+def test_with_the_default_cache_answers_come_from_memory_then_from_the_fallback(running) -> None:
+    # GIVEN a warm recommender with the default cache of the live version (its vectors in memory)
+    recommender = warmed(running.conninfo, ServingOptions(k=5))
+    assert recommender.status()["in_process"].endswith("customers")
+    # WHEN the database stops
+    running.signal(signal.SIGSTOP)
+    answers, times = [], []
+    deadline = time.monotonic() + LIVE_CACHE_SECONDS + 2
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        answers.append(recommender.recommend(request(len(answers))))
+        times.append(time.perf_counter() - started)
+        time.sleep(0.1)
+    running.signal(signal.SIGCONT)
+    # THEN every answer is in time: first the live version's, from memory, until the cache needs the database
+    # again, then the fallback
+    assert max(times) < BUDGET, times
+    kinds = [("fallback" if a.fallback else a.model_version) for a in answers]
+    first_fallback = kinds.index("fallback")
+    assert first_fallback > 0 and set(kinds[:first_fallback]) == {"v1"} and set(kinds[first_fallback:]) == {"fallback"}
     recovers(recommender)
 
 
@@ -231,7 +261,7 @@ FROM_COPY = ["S10_0009", "S10_0007", "S10_0008"]
 @pytest.mark.parametrize("warm", [True, False], ids=["warmed", "first-request"])
 def test_cold_start_with_the_database_down_reads_the_ranking_copy_from_s3(s3, copy_location, warm) -> None:
     unreachable = f"host={stack.HOST} port={free_port()} user=x password=x dbname=x"
-    recommender = Recommender(unreachable, popular_copy=copy_location, s3=s3, options=ServingOptions(k=5))
+    recommender = Recommender(unreachable, popular_copy=copy_location, s3=s3, options=CONFIRM_EVERY_REQUEST)
     if warm:
         recommender.warm()
     times = answered_quickly_from_the_fallback(recommender, 10, FROM_COPY)
@@ -242,7 +272,7 @@ def test_cold_start_with_the_database_down_reads_the_ranking_copy_from_s3(s3, co
 def test_cold_start_with_the_database_stopped_answers_the_first_request_from_the_copy(running, s3,
                                                                                         copy_location) -> None:
     running.signal(signal.SIGSTOP)
-    recommender = Recommender(running.conninfo, popular_copy=copy_location, s3=s3, options=ServingOptions(k=5))
+    recommender = Recommender(running.conninfo, popular_copy=copy_location, s3=s3, options=CONFIRM_EVERY_REQUEST)
     times = answered_quickly_from_the_fallback(recommender, 10, FROM_COPY)
     print(f"cold start, database stopped: slowest {max(times) * 1e3:.0f} ms")
     running.signal(signal.SIGCONT)

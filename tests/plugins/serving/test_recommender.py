@@ -164,7 +164,7 @@ def test_a_batch_is_answered_in_a_few_statements_not_one_per_record(conninfo, lo
 
     recommender = make(connect, options)
     recommender.recommend(parse(event(101, [("S10_0001", False)])))
-    assert (recommender.status()["item_matrix"] is not None) == (options.in_process_items > 0)
+    assert (recommender.status()["in_process"] is not None) == (options.in_process_items > 0)
     CountingCursor.statements.clear()
     # WHEN a batch of 300 events (known and unknown customers, carts, histories) is answered
     events = [parse(event(100 + i % 90, [(f"S10_{(7 * i + j) % 400:04d}", j == 0) for j in range(i % 6)],
