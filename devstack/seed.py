@@ -17,11 +17,19 @@ rater and product biases), and customers buy more from the product lines they li
 recommender trained on the data can learn something. Order dates cover the two years that end on
 `as_of`; everything else is independent of `as_of`.
 
+The announced additive change `orders.orderTimestamp` (`add_order_timestamp.sql`) is opt-in:
+`order_timestamps=True` (CLI `--order-timestamps`) generates it and loads it; without it the source is
+the schema as it is today, byte for byte. Each order is placed on its `orderDate`, at a time of day that
+follows its customer's business hours (UTC offset of the sales territory) and never after `now`: the orders
+of an `as_of` that is today are spread over the part of the day that has passed. The timestamps come from
+their own random stream, so no other column changes.
+
 `generate()` is pure (no I/O) and returns one `pyarrow.Table` per table; `load()` writes them as
 TSV files and bulk loads them; `seed_source()` does both. Command line:
 
     python -m devstack.seed --host 127.0.0.1 --port 3307 --user dp_admin \
-        --password-env LOCAL_MYSQL_ADMIN_PASSWORD --scale sample|production [--as-of 2025-06-30]
+        --password-env LOCAL_MYSQL_ADMIN_PASSWORD --scale sample|production [--as-of 2025-06-30] \
+        [--order-timestamps]
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ Scale = Literal["sample", "production"]
 
 SEED = 20_040_307
 SCHEMA_FILE = Path(__file__).with_name("source_schema.sql")
+ORDER_TIMESTAMP_FILE = Path(__file__).with_name("add_order_timestamp.sql")
+ORDER_TIMESTAMP = "orderTimestamp"
 # Parents before children: the order of generation and of loading.
 TABLES = (
     "productlines",
@@ -409,6 +419,11 @@ TERRITORY_OFFICES: Mapping[str, tuple[tuple[str, ...], str]] = {
     "Japan": (("5",), "5"),
 }
 TERRITORY_REP_SHARE: Mapping[str, float] = {"NA": 0.45, "EMEA": 0.35, "APAC": 0.12, "Japan": 0.08}
+# Order timestamps: local business hours (BUSINESS_HOURS, the BUSINESS_SHARE of orders; the rest at any hour)
+# moved to UTC by the territory's typical offset.
+TERRITORY_UTC_OFFSET_HOURS: Mapping[str, int] = {"NA": -6, "EMEA": 1, "APAC": 9, "Japan": 9}
+BUSINESS_HOURS = (8, 20)
+BUSINESS_SHARE = 0.85
 
 # --------------------------------------------------------------------------------------------------
 # Generation
@@ -841,12 +856,40 @@ def _sales(
     return {"orders": orders, "orderdetails": orderdetails, "payments": payments, "ratings": ratings}
 
 
-def generate(scale: Scale = "sample", as_of: date | None = None) -> dict[str, pa.Table]:
+def _order_timestamps(orders: pa.Table, customers: pa.Table, as_of: date, now: datetime) -> pa.Array:
+    """When each order was placed (UTC, seconds): on its `orderDate`, in its customer's business hours, and
+    never after `now` (the orders of `as_of`, when that is today, fall in the part of the day that has passed)."""
+    day_start = datetime.combine(as_of, datetime.min.time(), UTC)
+    if now < day_start:
+        raise ValueError(f"as_of {as_of} is after now ({now:%Y-%m-%d %H:%M}): its orders would be in the future")
+    rng = _rng("order_times")
+    n = orders.num_rows
+    numbers = customers.column("customerNumber").to_numpy()
+    country = customers.column("country").to_numpy(zero_copy_only=False)
+    ordered_by = np.searchsorted(numbers, orders.column("customerNumber").to_numpy())
+    offset = np.array([TERRITORY_UTC_OFFSET_HOURS[COUNTRIES[c][1]] for c in country])[ordered_by]
+    first, last = BUSINESS_HOURS
+    local = np.where(rng.random(n) < BUSINESS_SHARE, rng.uniform(first * 3600, last * 3600, n),
+                     rng.uniform(0, 86_400, n))
+    seconds = np.mod(local - offset * 3600, 86_400).astype(np.int64)
+    dates = orders.column("orderDate").to_numpy().astype("datetime64[D]")
+    elapsed = min((now - day_start).total_seconds(), 86_400.0)
+    today = dates == np.datetime64(as_of, "D")
+    seconds[today] = (seconds[today] * (elapsed / 86_400)).astype(np.int64)
+    stamps = dates.astype("datetime64[s]") + seconds.astype("timedelta64[s]")
+    return pa.array(stamps, type=pa.timestamp("s"))
+
+
+def generate(
+    scale: Scale = "sample", as_of: date | None = None, *, order_timestamps: bool = False,
+    now: datetime | None = None,
+) -> dict[str, pa.Table]:
     """Make every source table, deterministically: the same arguments give identical tables.
 
     Pure: no I/O. `as_of` (default: today, UTC) is the last day of the two-year order history.
     Returns one arrow table per source table, keyed by table name, parents before children,
-    rows in primary-key order, columns in DDL order.
+    rows in primary-key order, columns in DDL order. `order_timestamps` adds the announced column
+    `orders.orderTimestamp` after `orderDate` (no timestamp after `now`, default: the current time).
     """
     spec = SCALES[scale]
     as_of = as_of or datetime.now(UTC).date()
@@ -863,6 +906,10 @@ def generate(scale: Scale = "sample", as_of: date | None = None) -> dict[str, pa
         "customers": clientele.table,
         **_sales(spec, as_of, catalogue, clientele),
     }
+    if order_timestamps:
+        orders = tables["orders"]
+        stamps = _order_timestamps(orders, clientele.table, as_of, now or datetime.now(UTC))
+        tables["orders"] = orders.add_column(orders.column_names.index("orderDate") + 1, ORDER_TIMESTAMP, stamps)
     return {name: tables[name] for name in TABLES}
 
 
@@ -890,9 +937,10 @@ def write_tsv(table: pa.Table, path: Path) -> None:
     )
 
 
-def schema_statements() -> list[str]:
-    """The statements of source_schema.sql, comments removed."""
-    lines = [line for line in SCHEMA_FILE.read_text().splitlines() if not line.lstrip().startswith("--")]
+def schema_statements(*, order_timestamps: bool = False) -> list[str]:
+    """The statements of source_schema.sql (then add_order_timestamp.sql, if asked), comments removed."""
+    files = (SCHEMA_FILE, ORDER_TIMESTAMP_FILE) if order_timestamps else (SCHEMA_FILE,)
+    lines = [line for path in files for line in path.read_text().splitlines() if not line.lstrip().startswith("--")]
     return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
 
 
@@ -921,6 +969,7 @@ def load(
 
     Foreign-key and unique checks are off during the load, which runs in one transaction. Raises if the
     server reports a warning (LOCAL turns data errors into warnings) or a row count differs.
+    Orders that carry `orderTimestamp` get the announced change (add_order_timestamp.sql) first.
     Returns the row count of every table, counted in the database.
     """
     conn = _connect(host, port, user, password)
@@ -931,7 +980,8 @@ def load(
         if cursor.fetchone() is None:
             cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         conn.select_db(database)
-        for statement in schema_statements():
+        with_timestamps = "orders" in tables and ORDER_TIMESTAMP in tables["orders"].column_names
+        for statement in schema_statements(order_timestamps=with_timestamps):
             cursor.execute(statement)
         cursor.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0")
         with tempfile.TemporaryDirectory(prefix="classicmodels-") as tmp:
@@ -972,13 +1022,15 @@ def seed_source(
     database: str = "classicmodels",
     scale: Scale = "sample",
     as_of: date | None = None,
+    order_timestamps: bool = False,
 ) -> dict[str, int]:
     """Generate the source data at `scale` and load it into `database`, replacing its tables.
 
     Idempotent: the schema is dropped and created again each time. Returns the row count per table.
+    `order_timestamps`: with the announced column `orders.orderTimestamp` (see the module's docstring).
     """
-    return load(generate(scale, as_of), host=host, port=port, user=user, password=password,
-                database=database)
+    return load(generate(scale, as_of, order_timestamps=order_timestamps), host=host, port=port, user=user,
+                password=password, database=database)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -995,12 +1047,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scale", choices=tuple(SCALES), default="sample")
     parser.add_argument("--as-of", type=date.fromisoformat, default=None,
                         help="last day of the order history, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--order-timestamps", action="store_true",
+                        help="apply the announced change: orders.orderTimestamp (add_order_timestamp.sql)")
     args = parser.parse_args(argv)
     if args.password_env not in os.environ:
         parser.error(f"environment variable {args.password_env} is not set")
     counts = seed_source(
         host=args.host, port=args.port, user=args.user, password=os.environ[args.password_env],
-        database=args.database, scale=args.scale, as_of=args.as_of,
+        database=args.database, scale=args.scale, as_of=args.as_of, order_timestamps=args.order_timestamps,
     )
     print(json.dumps(counts, indent=2))
 

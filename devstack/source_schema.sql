@@ -5,6 +5,8 @@
 -- Idempotent: drops every table, children before parents, then creates them again.
 -- Works on MySQL 8 and MariaDB 10.6+. No CHECK on ratings.productRating on purpose: the
 -- downstream data-quality gate, not the source, is what must catch an out-of-range rating.
+-- The announced additive change `orders.orderTimestamp` is devstack/add_order_timestamp.sql, applied after
+-- this file when the seed asks for it (`--order-timestamps`): this file stays the schema as it is today.
 
 DROP TABLE IF EXISTS ratings;
 DROP TABLE IF EXISTS payments;
