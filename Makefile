@@ -1,7 +1,7 @@
-# The two commands: `make demo` (whole pipeline on the embedded local stack) and `make test`.
+# The two commands: `make demo` (the pipeline on the local Airflow platform, left running) and `make test`.
 PY := .venv/bin/python
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint stack-up stack-down stack-status seed bundle deploy bench lock
+.PHONY: help setup demo up down status test lint stack-up stack-down stack-status seed bundle deploy bench lock
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -9,8 +9,17 @@ help:  ## list targets
 setup:  ## install apt packages and the locked Python environment (idempotent)
 	@scripts/bootstrap.sh
 
-demo: setup  ## start the stack, seed, run every pipeline DAG with `airflow dags test`, print a summary
+demo: setup  ## up + seed + trigger the pipeline through Airflow's REST API + summary; the platform keeps running
 	$(PY) -m devstack demo
+
+up: setup  ## start the local stack and the Airflow platform (UI and REST API on :8080, LOCAL_AIRFLOW_PORT)
+	$(PY) -m devstack up
+
+down:  ## stop the Airflow platform and the local stack; no process is left (state in .local/ is kept)
+	$(PY) -m devstack down
+
+status:  ## query each service of the stack and each Airflow component
+	$(PY) -m devstack status
 
 test: setup  ## the whole test suite (starts its own stack on separate ports)
 	$(PY) -m pytest
@@ -25,7 +34,7 @@ stack-down:  ## stop the local stack (state in .local/ is kept)
 	$(PY) -m devstack stop
 
 stack-status:  ## query each service
-	$(PY) -m devstack status
+	$(PY) -m devstack status --only stack
 
 seed: setup  ## re-seed the source (SCALE=sample|production)
 	$(PY) -m devstack seed --scale $(or $(SCALE),sample)

@@ -1,12 +1,17 @@
 """`python -m devstack <command>`: the local stack's one entry point.
 
     start    start MariaDB, PostgreSQL+pgvector, moto and the local Glue endpoint; create AWS resources;
-             migrate Airflow's DB
-    stop     stop them (state under .local/ is kept)
-    status   query each service for real
-    env      print `export` lines pointing a shell at the stack (`eval "$(python -m devstack env)"`)
+             migrate Airflow's DB (the SQLite one `dag.test()` and `airflow dags test` use)
+    stop     stop them, and the platform first if it runs (state under .local/ is kept)
+    up       start + the local Airflow platform (api-server on LOCAL_AIRFLOW_PORT, default 8080; scheduler with
+             the LocalExecutor, dag-processor, triggerer; metadata DB on the stack's PostgreSQL), wait until
+             every component is ready, print the UI address and login
+    down     stop the platform's processes, then the stack (= stop)
+    status   query each service and each platform component for real (--only stack|platform)
+    env      print `export` lines pointing a shell at the stack (`eval "$(python -m devstack env)"`);
+             --platform: at the running platform's metadata DB instead (`airflow dags list` etc.)
     seed     (re)load the source database (--scale sample|production)
-    demo     start + seed + run every pipeline DAG with `airflow dags test` + print a summary
+    demo     up + seed + trigger the pipeline through the REST API + print a summary; the platform keeps running
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import subprocess
 import sys
 
 from devstack import stack
+from devstack.airflow_local import PlatformConfig, components
+from devstack.airflow_local.settings import MARKER
 from devstack.connections import StackConnections
 from devstack.env import local_env
 
@@ -41,6 +48,24 @@ def cmd_start(cfg: stack.StackConfig) -> None:
         print(f"{name:<20} {state}")
 
 
+def cmd_up(cfg: stack.StackConfig, platform: PlatformConfig) -> None:
+    from devstack.demo import print_platform
+
+    cmd_start(cfg)
+    for name, state in components.up(platform).items():
+        print(f"{name:<20} {state}")
+    print_platform(platform)
+
+
+def cmd_status(cfg: stack.StackConfig, platform: PlatformConfig, only: str | None) -> None:
+    states = {} if only == "platform" else stack.status(cfg)
+    if only != "stack":
+        states |= {f"airflow {name}": state for name, state in components.check(platform).items()}
+    for name, state in states.items():
+        print(f"{name:<24} {state}")
+    sys.exit(0 if all(s == "ready" for s in states.values()) else 1)
+
+
 def cmd_seed(cfg: stack.StackConfig, scale: str) -> dict[str, int]:
     from devstack.seed import seed_source
 
@@ -53,21 +78,28 @@ def cmd_seed(cfg: stack.StackConfig, scale: str) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["start", "stop", "status", "env", "seed", "demo"])
+    parser.add_argument("command", choices=["start", "stop", "up", "down", "status", "env", "seed", "demo"])
     parser.add_argument("--scale", choices=["sample", "production"], default="sample")
+    parser.add_argument("--only", choices=["stack", "platform"], default=None, help="status: only these")
+    parser.add_argument("--platform", action="store_true", help="env: point the shell at the platform")
     args = parser.parse_args(argv)
     cfg = stack.StackConfig.from_env()
+    platform = PlatformConfig.from_env()
     if args.command == "start":
         cmd_start(cfg)
-    elif args.command == "stop":
+    elif args.command == "up":
+        cmd_up(cfg, platform)
+    elif args.command in ("down", "stop"):  # the platform needs the stack: stopping the stack stops it first
+        leftovers = components.down(platform)
+        if leftovers:
+            print(f"ended {len(leftovers)} platform process(es) that had left their group: {leftovers}")
         stack.stop(cfg)
     elif args.command == "status":
-        states = stack.status(cfg)
-        for name, state in states.items():
-            print(f"{name:<20} {state}")
-        sys.exit(0 if all(s == "ready" for s in states.values()) else 1)
+        cmd_status(cfg, platform, args.only)
     elif args.command == "env":
-        for key, value in local_env(cfg, stack.load_secrets(cfg)).items():
+        env = platform.environment() if args.platform else local_env(cfg, stack.load_secrets(cfg))
+        env.pop(MARKER, None)  # a shell's own processes are not the platform's: `down` must not end them
+        for key, value in env.items():
             print(f"export {key}={shlex.quote(value)}")
     elif args.command == "seed":
         _apply_env(cfg)
@@ -77,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
 
         cmd_start(cfg)
         cmd_seed(cfg, args.scale)
-        run_demo(cfg)
+        components.up(platform)
+        run_demo(cfg, platform)
 
 
 if __name__ == "__main__":

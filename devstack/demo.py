@@ -1,62 +1,100 @@
-"""The end-to-end demo: every pipeline DAG, in order, with `airflow dags test`, then a summary."""
+"""The end-to-end demo on the running local platform: the pipeline runs triggered through Airflow's REST API, as
+the UI's trigger button does, then a summary. The platform keeps running afterwards (`make down` stops it).
+
+1. The Asset-scheduled DAGs (`reference_model_training`, `embeddings_load`) are unpaused first, so the export's
+   Asset event starts them, as it does on MWAA.
+2. `platform_healthcheck` and `training_data_export` are triggered, then unpaused. On a fresh platform each is
+   triggered for its due slot (the DAG's `next_dagrun_logical_date`, e.g. last Monday 03:00): unpausing a DAG
+   whose slot is already due makes the scheduler start that run at once, and with the demo's run in the slot it
+   starts no second one. Otherwise the run is for now, and the export's `export_date` is the run's date.
+3. The demo waits for those runs, then for the training and the load that the Asset events start.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 import boto3
 
+from devstack.airflow_local import PlatformConfig, components
+from devstack.airflow_local.rest_api import AirflowApi
+from devstack.airflow_local.settings import ADMIN_USER
 from devstack.stack import StackConfig
 
-
-def dags_test(dag_id: str, conf: dict | None = None) -> float:
-    """Run one DAG like `airflow dags test` does; raise with the log's tail if the run failed."""
-    started = time.monotonic()
-    argv = [sys.executable, "-m", "airflow", "dags", "test", dag_id]
-    if conf:
-        argv += ["-c", json.dumps(conf)]
-    print(f"==> airflow dags test {dag_id} {json.dumps(conf) if conf else ''}", flush=True)
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    log = proc.stdout + proc.stderr
-    if proc.returncode or "state=success" not in log:
-        tail = "\n".join(log.splitlines()[-40:])
-        raise SystemExit(f"DAG {dag_id} failed:\n{tail}")
-    return time.monotonic() - started
+ASSET_SCHEDULED = ("reference_model_training", "embeddings_load")
+RUN_TIMEOUT = 1800.0
 
 
-def run_demo(cfg: StackConfig) -> None:
-    import psycopg
+def trigger(api: AirflowApi, dag_id: str, conf: Callable[[datetime], dict[str, Any]] | None = None
+            ) -> dict[str, Any]:
+    run = api.trigger_due(dag_id, conf, note="triggered by `make demo`")
+    print(f"==> triggered {dag_id} {json.dumps(run['conf'])} run {run['dag_run_id']}", flush=True)
+    return run
 
-    from dataplatform.batch import popular_products
+
+def finished(api: AirflowApi, run: dict[str, Any], platform: PlatformConfig) -> dict[str, Any]:
+    """Wait for the run; stop the demo naming the failed tasks if it failed."""
+    run = api.wait_for_run(run["dag_id"], run["dag_run_id"], timeout=RUN_TIMEOUT)
+    print(f"    {run['dag_id']} {run['state']} in {run['duration'] or 0:.1f}s", flush=True)
+    if run["state"] != "success":
+        failed = {t: s for t, s in api.task_states(run["dag_id"], run["dag_run_id"]).items() if s != "success"}
+        raise SystemExit(f"{run['dag_id']} run {run['dag_run_id']} {run['state']}: {failed}\n"
+                         f"Its task logs: {platform.url}/dags/{run['dag_id']}/runs/{run['dag_run_id']} "
+                         f"(the platform keeps running; `make down` stops it)")
+    return run
+
+
+def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: int = 500) -> None:
     from dataplatform.batch.training_export import MANIFEST, snapshot_key
     from dataplatform.config import settings
-    from dataplatform.vectordb import artifacts as model_artifacts
-    from dataplatform.vectordb import store as vector_store
+
+    api = components.api(platform)
+    known = {dag_id: {r["dag_run_id"] for r in api.runs(dag_id)} for dag_id in ASSET_SCHEDULED}
+    for dag_id in ASSET_SCHEDULED:
+        api.unpause(dag_id)
+    runs = [trigger(api, "platform_healthcheck"),
+            trigger(api, "training_data_export", lambda day: {"export_date": day.date().isoformat()})]
+    runs = [finished(api, run, platform) for run in runs]
+    export_date = runs[1]["conf"]["export_date"]
+    for dag_id in ASSET_SCHEDULED:  # started by the Asset events of the export, then of the training
+        run = api.wait_for_new_run(dag_id, known[dag_id], timeout=RUN_TIMEOUT)
+        print(f"==> {dag_id} started by an Asset event: run {run['dag_run_id']}", flush=True)
+        runs.append(finished(api, run, platform))
 
     s = settings()
-    s3 = boto3.client("s3")
-    export_date = datetime.now(UTC).date().isoformat()
-    timings = {
-        "platform_healthcheck": dags_test("platform_healthcheck"),
-        "training_data_export": dags_test("training_data_export", {"export_date": export_date}),
-        "reference_model_training": dags_test("reference_model_training", {"export_date": export_date}),
-    }
-    version = model_artifacts.resolve(s3, s.ml_artifacts_bucket).version
-    timings["embeddings_load"] = dags_test("embeddings_load", {"version": version})
-    manifest = json.loads(s3.get_object(Bucket=s.data_lake_bucket,
-                                        Key=f"{snapshot_key(export_date)}/{MANIFEST}")["Body"].read())
+    manifest = json.loads(boto3.client("s3").get_object(
+        Bucket=s.data_lake_bucket, Key=f"{snapshot_key(export_date)}/{MANIFEST}")["Body"].read())
     print("\n================ summary ================")
-    for dag_id, seconds in timings.items():
-        print(f"{dag_id:<24} success  {seconds:6.1f}s")
+    for run in runs:
+        print(f"{run['dag_id']:<24} {run['state']:<8} {run['duration'] or 0:6.1f}s  {run['run_type']:<15} "
+              f"{run['dag_run_id']}")
     print(f"training snapshot        s3://{s.data_lake_bucket}/{snapshot_key(export_date)}/")
     print(f"  rows                   {manifest['row_count']:,} (source: {manifest['source_row_counts']})")
     print(f"  data quality           {'passed' if manifest['quality']['passed'] else 'FAILED'} "
           f"({len(manifest['quality']['rules'])} rules)")
+    print_live_model()
+
+    # --- streaming (devstack.streaming): events through Kinesis, Firehose and the Lambda into the bucket ----------
+    from devstack.streaming.pipeline import stream_events
+
+    counts = stream_events(stream_events_count)
+    print(f"streaming                {counts.summary()}")
+
+    print(f"local stack              MariaDB :{cfg.mysql_port}  PostgreSQL :{cfg.pg_port}  "
+          f"moto :{cfg.moto_port}  Glue :{cfg.glue_port}  (state in {cfg.state_dir})")
+    print_platform(platform)
+
+
+def print_live_model() -> None:
+    import psycopg
+
+    from dataplatform.batch import popular_products
+    from dataplatform.vectordb import store as vector_store
+
     conn = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
     with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
                          dbname=conn["schema"]) as pg:
@@ -73,5 +111,11 @@ def run_demo(cfg: StackConfig) -> None:
     print(f"popular in France        {', '.join(popular)}")
     if similar:
         print(f"similar to {popular[0]:<13} {', '.join(f'{code} ({dist:.3f})' for code, dist in similar)}")
-    print(f"local stack              MariaDB :{cfg.mysql_port}  PostgreSQL :{cfg.pg_port}  "
-          f"moto :{cfg.moto_port}  (state in {cfg.state_dir})")
+
+
+def print_platform(platform: PlatformConfig) -> None:
+    print(f"Airflow UI               {platform.url}  login {ADMIN_USER} / {platform.admin_password()} "
+          f"(in {platform.passwords_file})")
+    print(f"REST API                 {platform.url}/api/v2 (JWT from POST {platform.url}/auth/token)")
+    print(f"platform logs            {platform.log_dir}/")
+    print("The platform keeps running (schedules, Asset triggers, SLA-miss alerts): `make down` stops it.")

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# chromium: Debian's browser, driven by Playwright in the UI test (tests/platform/); Playwright's own is never downloaded
 APT_PACKAGES=(mariadb-server mariadb-client libmariadb-java default-libmysqlclient-dev pkg-config
-              openjdk-17-jre-headless build-essential)
+              openjdk-17-jre-headless build-essential chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ class RunNotFinished(TimeoutError):
 
 
 class AirflowApi:
-    def __init__(self, base_url: str, token: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, token: str, timeout: float = 120.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout,
                                  headers={"Authorization": f"Bearer {token}"})
@@ -32,7 +32,7 @@ class AirflowApi:
     def login(cls, base_url: str, username: str, password: str) -> AirflowApi:
         """Exchange the login for a JWT at `/auth/token` (SimpleAuthManager's token endpoint)."""
         response = httpx.post(f"{base_url.rstrip('/')}/auth/token", json={"username": username, "password": password},
-                              timeout=30.0)
+                              timeout=60.0)
         response.raise_for_status()
         return cls(base_url, response.json()["access_token"])
 
@@ -40,7 +40,14 @@ class AirflowApi:
         self.http.close()
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, f"/api/v2{path}", **kwargs)
+        for attempt in range(3 if method == "GET" else 1):  # a read is retried when the server is busy starting tasks
+            try:
+                response = self.http.request(method, f"/api/v2{path}", **kwargs)
+                break
+            except httpx.TransportError:
+                if attempt == 2 or method != "GET":
+                    raise
+                time.sleep(5.0 * (attempt + 1))
         if response.is_error:
             raise httpx.HTTPStatusError(f"{method} {path}: {response.status_code} {response.text[:500]}",
                                         request=response.request, response=response)
@@ -80,6 +87,29 @@ class AirflowApi:
             body["note"] = note
         return self._json("POST", f"/dags/{dag_id}/dagRuns", json=body)
 
+    def trigger_due(self, dag_id: str, conf: Callable[[datetime], dict[str, Any]] | None = None,
+                    note: str | None = None, unpause: bool = True) -> dict[str, Any]:
+        """Trigger a run, for the DAG's due slot if it is paused with one (then unpause it unless told not to).
+
+        Unpausing a DAG whose next slot (`next_dagrun_logical_date`, e.g. last Monday 03:00 for a weekly DAG that
+        never ran) is already due makes the scheduler start a catch-up run for it at once; a run already in that
+        slot makes it skip the slot instead. So a DAG that is paused with a due slot gets its run there; otherwise
+        the run is for now. `conf` builds the run's conf from its logical date."""
+        dag = self.dag(dag_id)
+        now = datetime.now(UTC)
+        due = dag["next_dagrun_logical_date"]
+        logical_date = datetime.fromisoformat(due) if dag["is_paused"] and due and datetime.fromisoformat(due) <= now \
+            else now
+        try:
+            run = self.trigger(dag_id, conf(logical_date) if conf else None, logical_date=logical_date, note=note)
+        except httpx.HTTPStatusError as exc:  # the slot was taken meanwhile (409): a run for now, then
+            if exc.response.status_code != 409 or logical_date == now:
+                raise
+            run = self.trigger(dag_id, conf(now) if conf else None, logical_date=now, note=note)
+        if unpause and dag["is_paused"]:
+            self.unpause(dag_id)
+        return run
+
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
 
@@ -87,6 +117,12 @@ class AirflowApi:
         """The newest runs first."""
         return self._json("GET", f"/dags/{dag_id}/dagRuns",
                           params={"order_by": "-run_after", "limit": limit})["dag_runs"]
+
+    def deadlines(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's deadlines as the UI shows them (deadline_time, missed, alert_name): the UI's own API, `/ui`."""
+        response = self.http.get(f"/ui/dags/{dag_id}/dagRuns/{run_id}/deadlines")
+        response.raise_for_status()
+        return response.json()["deadlines"]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         tis = self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})

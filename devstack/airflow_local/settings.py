@@ -46,6 +46,8 @@ class PlatformSecrets:
 class PlatformConfig:
     stack: StackConfig
     port: int
+    settings: tuple[tuple[str, str], ...] = ()
+    """Extra environment for the components (e.g. a short deadline for a test), on top of the stack's."""
 
     @classmethod
     def from_env(cls) -> PlatformConfig:
@@ -114,6 +116,7 @@ class PlatformConfig:
             "AIRFLOW__API__SECRET_KEY": sec.api_secret_key,
             "AIRFLOW__API_AUTH__JWT_SECRET": sec.jwt_secret,
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",  # a new DAG file shows up within 30 s, not 5 min
+            **dict(self.settings),
             MARKER: str(self.state_dir),
         }
 
