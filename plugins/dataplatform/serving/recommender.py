@@ -96,8 +96,9 @@ class ServingOptions:
     """The whole call, fallback included (reading the S3 copy on a cold start uses what is left)."""
     retry_after_seconds: float = 1.0
     """After the database failed to answer, how long calls go straight to the fallback."""
-    warm_seconds: float = 3.0
-    """`warm()`'s budget (the Lambda's init phase has 10 s)."""
+    warm_seconds: float = 8.0
+    """`warm()`'s budget (the Lambda's init phase has 10 s): at most 2.5 s for the database, then the S3 copy of
+    the ranking if the database did not answer, then waiting for the live version's vectors to load."""
     popular_refresh_seconds: float = 300.0
     live_cache_seconds: float = LIVE_CACHE_SECONDS
     in_process_items: int = 200_000
@@ -154,6 +155,7 @@ class Recommender:
         self._worker: deadline.Worker | None = None
         self._matrix: VersionMatrix | None = None
         self._matrix_loading_since = float("-inf")
+        self._matrix_thread: threading.Thread | None = None
         self._closed_until = 0.0
         self._lock = threading.Lock()
         self.last_error: str | None = None
@@ -189,13 +191,17 @@ class Recommender:
         afterwards a request only pays for its own queries, and a database that is down at start still leaves
         the S3 copy of the ranking in memory."""
         started = time.monotonic()
+        budget = self.options.warm_seconds
+        live: LiveModel | None = None
         with self._lock:
             try:
-                self._on_worker(self._warm_database, self.options.warm_seconds)
+                live = self._on_worker(self._warm_database, min(2.5, budget))
             except Exception as error:  # noqa: BLE001 - warm-up is best effort
                 self._note_failure(error)
             if not self._popular:
-                self._load_popular_copy(self.options.warm_seconds - (time.monotonic() - started))
+                self._load_popular_copy(budget - (time.monotonic() - started))
+        if live is not None and self._matrix_for(live) is None and self._matrix_thread is not None:
+            self._matrix_thread.join(max(0.0, budget - (time.monotonic() - started)))
 
     def recommend(self, event: UserActivityEvent) -> Recommendation:
         """One event's recommendation (see `recommend_batch`)."""
@@ -260,14 +266,13 @@ class Recommender:
             conn = state["conn"] = self._open_connection()
         return conn
 
-    def _warm_database(self, state: dict[str, Any]) -> None:
+    def _warm_database(self, state: dict[str, Any]) -> LiveModel | None:
         conn = self._connection(state)
         self._refresh_popular(conn, force=True)
         live = live_model(conn, max_age=0)
         if live is not None:
             self._features.for_version(live)
-            if self._fits_in_process(live):
-                self._matrix = VersionMatrix.load(conn, live, max_users=self.options.in_process_users)
+        return live
 
     def _fits_in_process(self, live: LiveModel) -> bool:
         return 0 < live.item_count <= self.options.in_process_items
@@ -280,7 +285,9 @@ class Recommender:
             return matrix
         if self._fits_in_process(live) and time.monotonic() - self._matrix_loading_since > 30.0:
             self._matrix_loading_since = time.monotonic()
-            threading.Thread(target=self._load_matrix, args=(live,), name="serving-item-matrix", daemon=True).start()
+            self._matrix_thread = threading.Thread(target=self._load_matrix, args=(live,), name="serving-matrix",
+                                                   daemon=True)
+            self._matrix_thread.start()
         return None
 
     def _load_matrix(self, live: LiveModel) -> None:

@@ -228,3 +228,32 @@ def test_a_swap_in_the_middle_of_batches_never_mixes_versions_in_one_answer(conn
         stop.set()
         thread.join()
     assert seen == {"v1", "v2"}
+
+
+def test_from_env_reads_the_dsn_or_a_secrets_manager_secret(conninfo, loader) -> None:
+    import json
+    import secrets as tokens
+
+    import boto3
+    from psycopg.conninfo import conninfo_to_dict
+
+    load_model(loader, "v1")
+    from_dsn = Recommender.from_env({"DATAPLATFORM_VECTOR_DSN": conninfo, "DATAPLATFORM_SERVING_DEADLINE_MS": "150"})
+    assert from_dsn.options.deadline_seconds == 0.15
+    assert from_dsn.recommend(parse(event(101))).model_version == "v1"
+    # a secret in the RDS format (no search_path in it: the answer comes from the database's default schema, so
+    # only the connection is checked here)
+    params = conninfo_to_dict(conninfo)
+    client = boto3.client("secretsmanager")
+    arn = client.create_secret(Name=f"test-serving-{tokens.token_hex(4)}", SecretString=json.dumps({
+        "engine": "postgres", "host": params["host"], "port": int(params["port"]), "username": params["user"],
+        "password": params["password"], "dbname": params["dbname"]}))["ARN"]
+    try:
+        from_secret = Recommender.from_env({"DATAPLATFORM_VECTOR_SECRET_ARN": arn})
+        from_secret.warm()
+        error = from_secret.status()["last_error"] or ""
+        assert "connection" not in error and "authentication" not in error, error
+    finally:
+        client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    with pytest.raises(ValueError, match="DATAPLATFORM_VECTOR_DSN"):
+        Recommender.from_env({})
