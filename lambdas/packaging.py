@@ -146,9 +146,9 @@ def package_modules(roots: list[Path]) -> set[Path]:
     return found
 
 
-def zip_members(function: str) -> dict[str, Path]:
-    """Archive name -> source file, for one function's zip."""
-    folder = LAMBDAS / function
+def zip_members(function: str, source: Path | None = None) -> dict[str, Path]:
+    """Archive name -> source file, for one function's zip (`source`: another folder holding the function)."""
+    folder = source or LAMBDAS / function
     if not (folder / "handler.py").is_file():
         raise FileNotFoundError(f"no Lambda function {function!r}: {folder}/handler.py does not exist "
                                 f"(functions: {', '.join(functions())})")
@@ -245,9 +245,9 @@ def dependency_members(deps: Path) -> dict[str, Path]:
     return {p.relative_to(deps).as_posix(): p for p in _files(deps) if p.name != ".complete"}
 
 
-def package_members(function: str, architecture: str) -> dict[str, Path]:
+def package_members(function: str, architecture: str, source: Path | None = None) -> dict[str, Path]:
     """Archive name -> file for a deployable package: the function's code and its dependencies."""
-    code = zip_members(function)
+    code = zip_members(function, source)
     deps = dependency_members(dependencies_dir(architecture))
     clash = {n.split("/")[0] for n in code} & {n.split("/")[0] for n in deps}
     if clash:
@@ -289,10 +289,12 @@ def inputs_digest(members: Mapping[str, Path]) -> str:
     return digest.hexdigest()
 
 
-def build_package(function: str, architecture: str, out_dir: Path | None = None) -> Package:
+def build_package(function: str, architecture: str, out_dir: Path | None = None, *,
+                  source: Path | None = None) -> Package:
     """The deployable zip of `function` for `architecture`: built once per distinct input (cached), copied to
-    `<out_dir>/<function>-<architecture>.zip` when `out_dir` is given."""
-    members = package_members(function, architecture)
+    `<out_dir>/<function>-<architecture>.zip` when `out_dir` is given. `source`: the function's folder, if not
+    `lambdas/<function>/`."""
+    members = package_members(function, architecture, source)
     built = PACKAGE_CACHE / f"{function}-{architecture}-{inputs_digest(members)[:32]}.zip"
     if not built.exists():
         with _locked(PACKAGE_CACHE / ".lock"):

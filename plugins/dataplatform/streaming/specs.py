@@ -68,8 +68,9 @@ FallbackReason = Literal["no_live_model", "no_user_vector", "database_unavailabl
 
 class _SmokeTest(_Spec):
     accept_fallback: list[FallbackReason] = Field(
-        default=["no_live_model"],
-        description="fallback reasons a correct answer may carry (a fresh environment has no live model yet); "
+        default=["no_live_model", "no_user_vector"],
+        description="fallback reasons a correct answer may carry (a fresh environment has no live model yet; a "
+                    "model without a user-feature model has no vector for an unknown customer); "
                     "`database_unavailable` means the function cannot reach its database and is not accepted "
                     "unless listed")
 
