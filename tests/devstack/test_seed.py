@@ -1,7 +1,8 @@
 """Tests of the source-data generator and loader (devstack/seed.py) on a real MariaDB.
 
 The database tests need the `source_db_admin` fixture: a dict(host, port, user, password) of an account
-that may create and drop databases on a MariaDB/MySQL server started with local-infile enabled.
+that may create and drop databases on a MariaDB/MySQL server started with local-infile enabled
+(`devstack.connections` opens it: `stack_connections.source_admin()`).
 They seed their own database (`seed_test`) at the sample scale and drop it afterwards, so they never
 touch `classicmodels`. The production scale is not run here (it takes 30-60 s and ~1 GB); its sizes
 are checked on the scale specification.
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from devstack.connections import StackConnections
 from devstack.seed import SCALES, TABLES, generate, main, seed_source, write_tsv
 
 AS_OF = datetime.date(2025, 6, 30)
@@ -142,10 +144,10 @@ def sample() -> dict[str, pa.Table]:
 
 
 @pytest.fixture(scope="module")
-def seeded(source_db_admin: dict[str, Any]) -> Iterator[dict[str, int]]:
+def seeded(source_db_admin: dict[str, Any], stack_connections: StackConnections) -> Iterator[dict[str, int]]:
     counts = seed_source(**source_db_admin, database=DATABASE, scale="sample", as_of=AS_OF)
     yield counts
-    conn = MySQLdb.connect(**source_db_admin)
+    conn = stack_connections.source_admin()
     try:
         conn.cursor().execute(f"DROP DATABASE IF EXISTS `{DATABASE}`")
     finally:
@@ -153,8 +155,8 @@ def seeded(source_db_admin: dict[str, Any]) -> Iterator[dict[str, int]]:
 
 
 @pytest.fixture
-def db(source_db_admin: dict[str, Any], seeded: dict[str, int]) -> Iterator[MySQLdb.cursors.Cursor]:
-    conn = MySQLdb.connect(**source_db_admin, database=DATABASE, charset="utf8mb4")
+def db(stack_connections: StackConnections, seeded: dict[str, int]) -> Iterator[MySQLdb.cursors.Cursor]:
+    conn = stack_connections.source_admin(DATABASE)
     try:
         yield conn.cursor()
     finally:
