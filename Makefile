@@ -51,4 +51,4 @@ bench: stack-up  ## run every benchmark (results in bench/results/; ~30 min)
 		&& $(PY) bench/vector_search.py
 
 lock:  ## re-resolve requirements-lock.txt from requirements-dev.in (Python 3.11 and 3.12)
-	uv pip compile -q requirements-dev.in --universal --python-version 3.11 -o requirements-lock.txt
+	$(PY) -m uv pip compile -q requirements-dev.in --universal --python-version 3.11 -o requirements-lock.txt
