@@ -267,10 +267,12 @@ def closed_loop(method: str, seconds: float, offset: int) -> list[float]:
     return latencies
 
 
-def open_loop(method: str, rate: float, seconds: float, offset: int, start_at: float) -> list[float]:
-    """Requests scheduled every 1/rate s from `start_at` (a shared wall-clock time); latency from the scheduled
-    time, so waiting for the previous request counts."""
+def open_loop(method: str, rate: float, seconds: float, offset: int, phase: float, ready: Any) -> list[float]:
+    """Requests scheduled every 1/rate s from when every client is ready (`ready`: a barrier), shifted by `phase`;
+    latency from the scheduled time, so waiting for the previous request counts."""
     client = make_client(method)
+    ready.wait()
+    start_at = time.time() + 0.2 + phase
     events, latencies = _STATE["events"], []
     for i in range(int(rate * seconds)):
         scheduled = start_at + i / rate
@@ -310,13 +312,15 @@ def online(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 def at_rate(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     out = {}
     per_client = USERS_PER_SECOND / args.clients
+    manager = multiprocessing.get_context("fork").Manager()
     for method in METHODS:
-        start_at = time.time() + 3.0  # every client connected and warmed by then
-        runs = in_processes(open_loop, [(method, per_client, args.seconds, 997 * c, start_at + c / USERS_PER_SECOND)
+        ready = manager.Barrier(args.clients)  # every client connected and warmed before the clock starts
+        runs = in_processes(open_loop, [(method, per_client, args.seconds, 997 * c, c / USERS_PER_SECOND, ready)
                                         for c in range(args.clients)])
         values = [x for run in runs for x in run]
         out[method] = {**summary(values), "late": sum(v > 1.0 for v in values)}
         print(f"  online at {USERS_PER_SECOND:.0f}/s, {method}: {out[method]}", flush=True)
+    manager.shutdown()
     return out
 
 

@@ -14,8 +14,9 @@ mixes two versions, even across statements: a version's tables do not change.
 
 **Pruning rule** (enforced by the loader's `prune`): a version's tables are dropped only once it has not been live
 for `RETIRED_GRACE_SECONDS`, longer than the cache plus the longest serving statement, so no reader still uses
-them. Should a cached version vanish anyway (pruned by hand), the read fails with `UndefinedTable` and the caller
-forgets the cache and resolves again (`queries.reading` does it once).
+them. Should a cached version vanish anyway (pruned by hand), the read fails with `UndefinedTable` (or, while its
+tables are being dropped, with `LockNotAvailable` after the reader's 50 ms `lock_timeout`), and the caller forgets
+the cache and resolves again, once (`on_live`, and the recommender likewise).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ T = TypeVar("T")
 RETIRED_GRACE_SECONDS = 60.0
 """A version that stopped being live less than this long ago is never pruned: more than `LIVE_CACHE_SECONDS`
 plus the longest statement a reader runs (serving statements time out well under a second)."""
+
+
+STALE_VERSION_ERRORS = (psycopg.errors.UndefinedTable, psycopg.errors.LockNotAvailable)
+"""What reading a cached version whose tables are gone, or being dropped, raises."""
 
 
 def table_names(version_slug: str) -> tuple[str, str]:
@@ -125,14 +130,15 @@ def cached(conn: Any) -> LiveModel | None:
 def on_live(conn: psycopg.Connection, read: Callable[[LiveModel], T], *,
                max_age: float = LIVE_CACHE_SECONDS) -> T | None:
     """`read(live)` on the connection's live version, or None when no version is live. If the cached version's
-    tables are gone (`UndefinedTable`: pruned by hand, or a restored database), resolve again and retry once."""
+    tables are gone or being dropped (`STALE_VERSION_ERRORS`: pruned by hand, a reload, a restored database),
+    resolve again and retry once."""
     for attempt in range(2):
         live = live_model(conn, max_age=max_age if attempt == 0 else 0)
         if live is None:
             return None
         try:
             return read(live)
-        except psycopg.errors.UndefinedTable:
+        except STALE_VERSION_ERRORS:
             forget(conn)
             if attempt:
                 raise

@@ -53,7 +53,7 @@ import numpy as np
 import psycopg
 
 from dataplatform.serving import deadline, popular, queries
-from dataplatform.serving.live import LIVE_CACHE_SECONDS, LiveModel, forget, live_model
+from dataplatform.serving.live import LIVE_CACHE_SECONDS, STALE_VERSION_ERRORS, LiveModel, forget, live_model
 from dataplatform.serving.models import FallbackReason, Recommendation, UserActivityEvent
 from dataplatform.serving.user_features import UserFeatureModels
 from dataplatform.serving.version_matrix import VersionMatrix
@@ -106,6 +106,10 @@ class ServingOptions:
     exact, faster); larger ones, and a version whose matrix is still loading, by the HNSW reads. 0: never."""
     in_process_users: int = 500_000
     """...and their customers' vectors are held too when there are at most this many (else looked up per batch)."""
+    in_process_similar_items: int = 25_000
+    """Similar items are computed in process up to this many items; above, by pgvector's HNSW cosine index (recall
+    1.0 there, and a scan of 100k unit vectors per browsed product costs more than the index:
+    `bench/results/serving.md`)."""
     limits: queries.ReadLimits = field(default_factory=queries.ReadLimits)
 
     def __post_init__(self) -> None:
@@ -323,7 +327,7 @@ class Recommender:
                     return _DatabaseAnswer(None, [], {})
                 try:
                     return self._read(conn, live, events, limits)
-                except psycopg.errors.UndefinedTable:
+                except STALE_VERSION_ERRORS:
                     forget(conn)  # the cached version's tables are gone: resolve again, once
                     if attempt:
                         raise
@@ -356,9 +360,15 @@ class Recommender:
             pending = queries.read_batch(conn, live, profiles=profiles, similar_codes=missing,
                                          similar_limit=per_source, limits=limits)
             answers, similar = pending.profile_answers(), pending.similar_answers()
-        else:  # in process: one round trip for the stored vectors, exact k-NN here
+        else:  # profiles in process (exact); similar items too for a small catalogue, else by HNSW (exact there)
             answers = self._profiles_in_process(conn, live, matrix, profiles, limits)
-            similar = matrix.nearest_by_cosine(missing, per_source)
+            if len(matrix) <= options.in_process_similar_items:
+                similar = matrix.nearest_by_cosine(missing, per_source)
+            elif missing:
+                similar = queries.read_batch(conn, live, similar_codes=missing, similar_limit=per_source,
+                                             limits=limits).similar_answers()
+            else:
+                similar = {}
         with self._cache_lock:
             for code in missing:
                 self._similar_cache[(live.version, code)] = similar.setdefault(code, [])

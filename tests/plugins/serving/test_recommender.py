@@ -25,11 +25,13 @@ def ids(items) -> list[str]:
     return [i.id for i in items]
 
 
-@pytest.fixture(params=["in_process", "hnsw"])
+@pytest.fixture(params=["in_process", "in_process_profiles", "hnsw"])
 def options(request) -> ServingOptions:
-    """Both ways of answering k-NN: the live version's item matrix in process, and HNSW in PostgreSQL."""
+    """The ways of answering k-NN: everything from the live version's vectors in process; profiles in process and
+    similar items by HNSW (a large catalogue); everything by HNSW in PostgreSQL (while the vectors load)."""
     return ServingOptions(deadline_seconds=5.0, budget_seconds=5.0,  # correctness here, not timing
-                          in_process_items=200_000 if request.param == "in_process" else 0)
+                          in_process_items=0 if request.param == "hnsw" else 200_000,
+                          in_process_similar_items=25_000 if request.param == "in_process" else 0)
 
 
 def make(connect, options: ServingOptions, **kwargs) -> Recommender:
@@ -191,7 +193,8 @@ def test_a_swap_in_the_middle_of_batches_never_mixes_versions_in_one_answer(conn
     models = {v: load_model(loader, v, seed=s, live=False) for v, s in (("v1", 1), ("v2", 2))}
     store.swap_live(loader, "v1")
     recommender = make(conninfo, ServingOptions(deadline_seconds=5.0, budget_seconds=5.0, live_cache_seconds=0.0,
-                                                in_process_items=options.in_process_items))
+                                                in_process_items=options.in_process_items,
+                                                in_process_similar_items=options.in_process_similar_items))
     events = [parse(event(100 + i, [(f"S10_{i:04d}", False)], session=f"s-{i}")) for i in range(40)]
     stop = threading.Event()
 
@@ -257,3 +260,18 @@ def test_from_env_reads_the_dsn_or_a_secrets_manager_secret(conninfo, loader) ->
         client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
     with pytest.raises(ValueError, match="DATAPLATFORM_VECTOR_DSN"):
         Recommender.from_env({})
+
+
+def test_a_cached_version_dropped_by_hand_is_resolved_again(conninfo, loader) -> None:
+    # GIVEN a recommender on the HNSW reads that resolved v1 and trusts that for a minute
+    load_model(loader, "v1")
+    load_model(loader, "v2", seed=5, live=False)
+    recommender = make(conninfo, ServingOptions(deadline_seconds=5.0, budget_seconds=5.0, in_process_items=0,
+                                                live_cache_seconds=60.0))
+    assert recommender.recommend(parse(event(101))).model_version == "v1"
+    # WHEN v2 goes live and an operator drops v1's tables at once, ignoring the grace period
+    store.swap_live(loader, "v2")
+    assert store.prune(loader, keep=0, retired_grace=0) == ["v1"]
+    # THEN the next answer comes from v2, not from an error or the fallback
+    record = recommender.recommend(parse(event(101, [("S10_0001", False)])))
+    assert (record.model_version, record.fallback) == ("v2", False)
