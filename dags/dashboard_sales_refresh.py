@@ -56,7 +56,7 @@ from airflow.sdk import Param, chain, dag, task
 
 from dataplatform.batch.source_schema import SchemaDriftError
 from dataplatform.config import templated
-from dataplatform.freshness import dashboard_refresh, dashboard_spec, sales_extract, sales_table
+from dataplatform.freshness import dashboard_spec, sales_extract, sales_table
 from dataplatform.freshness.deadline_alerts import sla_miss_alert
 from dataplatform.freshness.models import RefreshWindow, StagedWindow
 from dataplatform.freshness.refresh_window import InvalidRefreshRange
@@ -100,12 +100,16 @@ def dashboard_sales_refresh():
 
     @task
     def plan_refresh_window(params=None) -> dict:
+        from dataplatform.freshness import dashboard_refresh  # pandas: paid by the task, not by every parse
+
         with vector_hook().get_conn() as pg, no_retry_on(InvalidRefreshRange):
             return dashboard_refresh.plan(pg, late_data_hours=SPEC.late_data_hours, start_date=params["start_date"],
                                           end_date=params["end_date"]).payload()
 
     @task
     def stage_sales_window(window: dict, ti=None) -> dict:
+        from dataplatform.freshness import dashboard_refresh
+
         with vector_hook().get_conn() as pg:
             staged = dashboard_refresh.stage(source_hook(), pg, RefreshWindow.from_payload(window),
                                              slice_days=SPEC.slice_days)
