@@ -1,7 +1,7 @@
 # The two commands: `make demo` (the pipeline on the local Airflow platform, left running) and `make test`.
 PY := .venv/bin/python
 .DEFAULT_GOAL := help
-.PHONY: help setup demo up down status test lint stack-up stack-down stack-status seed bundle deploy bench lock
+.PHONY: help setup demo up down status test test-fast lint stack-up stack-down stack-status seed bundle deploy bench lock
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -23,6 +23,9 @@ status:  ## query each service of the stack and each Airflow component
 
 test: setup  ## the whole test suite (starts its own stack on separate ports)
 	$(PY) -m pytest
+
+test-fast: setup  ## the unit tests, no service started (the edit-test loop; under 90 s)
+	$(PY) -m pytest -m "not stack and not spark" -q
 
 lint: setup  ## ruff
 	$(PY) -m ruff check .

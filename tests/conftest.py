@@ -28,6 +28,19 @@ STACK = StackConnections(CFG, stack.load_secrets(CFG))
 os.environ.update(local_env(CFG, STACK.secrets))
 
 
+SERVICE_FIXTURES = {"moto_server": "stack", "local_stack": "stack"}
+"""A test that uses one of these fixtures, directly or through another, needs running services."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs a service `stack`, whether or not its module says so, so the fast lane
+    (`make test-fast`: `-m "not stack and not spark"`) never starts one."""
+    for item in items:
+        for fixture, marker in SERVICE_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()) and marker not in item.keywords:
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> StackConnections:
     """Only the moto server (for tests that need S3 and nothing else): its clients via `.aws_client()`."""
