@@ -44,7 +44,8 @@ def test_dag_follows_house_rules(dagbag, path: Path) -> None:
         assert t.retries >= 2 or t.trigger_rule == "all_done", f"{t.task_id} retries"
         assert isinstance(t.retry_delay, timedelta) and t.retry_delay.total_seconds() > 0, t.task_id
         assert t.on_failure_callback, f"{t.task_id} has no failure alert"
-        assert t._pre_execute_hook is check_configuration, f"{t.task_id} does not check the configuration at start"
+        pre_execute = t.partial_kwargs.get("pre_execute") if hasattr(t, "partial_kwargs") else t._pre_execute_hook
+        assert pre_execute is check_configuration, f"{t.task_id} does not check the configuration at start"
     assert dag.user_defined_macros == MACROS, "templated settings need the dataplatform macro"
 
 
