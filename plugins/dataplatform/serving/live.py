@@ -114,6 +114,13 @@ def live_model(conn: psycopg.Connection, *, max_age: float = LIVE_CACHE_SECONDS)
     return model
 
 
+def resolved_at(conn: psycopg.Connection) -> float | None:
+    """When (`time.monotonic()`) the connection's cached resolution was read from the database, if any."""
+    with _cache_lock:
+        hit = _cache.get(conn)
+    return hit[0] if hit else None
+
+
 def forget(conn: psycopg.Connection) -> None:
     """Drop the connection's cached resolution (after its tables vanished, or to see a swap at once)."""
     with _cache_lock:

@@ -53,7 +53,14 @@ import numpy as np
 import psycopg
 
 from dataplatform.serving import deadline, popular, queries
-from dataplatform.serving.live import LIVE_CACHE_SECONDS, STALE_VERSION_ERRORS, LiveModel, forget, live_model
+from dataplatform.serving.live import (
+    LIVE_CACHE_SECONDS,
+    STALE_VERSION_ERRORS,
+    LiveModel,
+    forget,
+    live_model,
+    resolved_at,
+)
 from dataplatform.serving.models import FallbackReason, Recommendation, UserActivityEvent
 from dataplatform.serving.user_features import UserFeatureModels
 from dataplatform.serving.version_matrix import VersionMatrix
@@ -160,6 +167,8 @@ class Recommender:
         self._matrix: VersionMatrix | None = None
         self._matrix_loading_since = float("-inf")
         self._matrix_thread: threading.Thread | None = None
+        self._confirmed: tuple[LiveModel, float] | None = None
+        """The live version and when the database last confirmed it (monotonic clock)."""
         self._closed_until = 0.0
         self._lock = threading.Lock()
         self.last_error: str | None = None
@@ -222,8 +231,8 @@ class Recommender:
         wait = self.options.deadline_seconds if deadline_seconds is None else deadline_seconds
         budget = self.options.budget_seconds - self.options.deadline_seconds + wait
         with self._lock:
-            answer: _DatabaseAnswer | None = None
-            if time.monotonic() >= self._closed_until:
+            answer = self._from_memory(events)
+            if answer is None and time.monotonic() >= self._closed_until:
                 limits = self.options.limits.with_statement_timeout(wait)
                 try:
                     answer = self._on_worker(lambda state: self._query(state, events, limits), wait)
@@ -274,7 +283,9 @@ class Recommender:
         conn = self._connection(state)
         self._refresh_popular(conn, force=True)
         live = live_model(conn, max_age=0)
-        if live is not None:
+        resolved = resolved_at(conn)
+        if live is not None and resolved is not None:
+            self._confirmed = (live, resolved)
             self._features.for_version(live)
         return live
 
@@ -323,10 +334,14 @@ class Recommender:
             self._refresh_popular(conn)
             for attempt in range(2):
                 live = live_model(conn, max_age=self.options.live_cache_seconds if attempt == 0 else 0)
+                resolved = resolved_at(conn)
+                self._confirmed = (live, resolved) if live is not None and resolved is not None else None
                 if live is None:
                     return _DatabaseAnswer(None, [], {})
                 try:
-                    return self._read(conn, live, events, limits)
+                    answer = self._read(conn, live, events, limits)
+                    assert answer is not None  # with a connection, _read always answers
+                    return answer
                 except STALE_VERSION_ERRORS:
                     forget(conn)  # the cached version's tables are gone: resolve again, once
                     if attempt:
@@ -338,10 +353,17 @@ class Recommender:
                 conn.close()
             raise
 
-    def _read(self, conn: psycopg.Connection, live: LiveModel, events: Sequence[UserActivityEvent],
-              limits: queries.ReadLimits) -> _DatabaseAnswer:
+    def _read(self, conn: psycopg.Connection | None, live: LiveModel, events: Sequence[UserActivityEvent],
+              limits: queries.ReadLimits) -> _DatabaseAnswer | None:
+        """The batch's answers on `live`. Without a connection (`conn` None: the fast path, on the caller's thread)
+        only from memory, or None when that needs the database or S3."""
         options = self.options
-        features = self._features.for_version(live)
+        if conn is None:
+            known, features = self._features.peek(live)
+            if not known:
+                return None
+        else:
+            features = self._features.for_version(live)
         vectors: list[np.ndarray | None] = [None] * len(events)
         if features is not None:
             predicted = features.predict_many([e.city for e in events], [e.country for e in events],
@@ -356,15 +378,20 @@ class Recommender:
         missing = sorted(sources - cached.keys())
         per_source = options.similar_k + options.max_similar_sources
         matrix = self._matrix_for(live)
+        similar_in_process = matrix is not None and len(matrix) <= options.in_process_similar_items
+        if conn is None and (matrix is None or matrix.users is None or (missing and not similar_in_process)):
+            return None
         if matrix is None:  # HNSW in PostgreSQL: profiles and similar items in one round trip
+            assert conn is not None
             pending = queries.read_batch(conn, live, profiles=profiles, similar_codes=missing,
                                          similar_limit=per_source, limits=limits)
             answers, similar = pending.profile_answers(), pending.similar_answers()
         else:  # profiles in process (exact); similar items too for a small catalogue, else by HNSW (exact there)
             answers = self._profiles_in_process(conn, live, matrix, profiles, limits)
-            if len(matrix) <= options.in_process_similar_items:
+            if similar_in_process:
                 similar = matrix.nearest_by_cosine(missing, per_source)
             elif missing:
+                assert conn is not None
                 similar = queries.read_batch(conn, live, similar_codes=missing, similar_limit=per_source,
                                              limits=limits).similar_answers()
             else:
@@ -378,13 +405,14 @@ class Recommender:
         return _DatabaseAnswer(live, answers, similar)
 
     @staticmethod
-    def _profiles_in_process(conn: psycopg.Connection, live: LiveModel, matrix: VersionMatrix,
+    def _profiles_in_process(conn: psycopg.Connection | None, live: LiveModel, matrix: VersionMatrix,
                              profiles: Sequence[queries.ProfileQuery],
                              limits: queries.ReadLimits) -> list[queries.ProfileAnswer]:
         customers = sorted({q.customer_number for q in profiles if q.customer_number is not None})
         if matrix.users is not None:
             stored = {c: v for c in customers if (v := matrix.users.get(c)) is not None}
         else:
+            assert conn is not None
             stored = queries.read_batch(conn, live, user_vectors=customers, limits=limits).user_vector_answers()
         chosen = [stored.get(q.customer_number) if q.customer_number in stored else q.vector for q in profiles]
         asked = [i for i, v in enumerate(chosen) if v is not None]
@@ -395,6 +423,16 @@ class Recommender:
             for i, items in zip(asked, best, strict=True):
                 answers[i] = queries.ProfileAnswer(profiles[i].customer_number in stored, items)
         return answers
+
+    def _from_memory(self, events: Sequence[UserActivityEvent]) -> _DatabaseAnswer | None:
+        """The fast path: the live version was confirmed less than `live_cache_seconds` ago, its vectors are in
+        memory and the fallback ranking is fresh: answer on the caller's thread, no database, no worker."""
+        confirmed = self._confirmed
+        if confirmed is None or time.monotonic() - confirmed[1] >= self.options.live_cache_seconds:
+            return None
+        if time.monotonic() - self._popular_refreshed >= self.options.popular_refresh_seconds:
+            return None
+        return self._read(None, confirmed[0], events, self.options.limits)
 
     def _on_worker(self, fn: Callable[[dict[str, Any]], Any], timeout: float) -> Any:
         deadline.check_capacity()

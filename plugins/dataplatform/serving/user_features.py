@@ -40,6 +40,14 @@ class UserFeatureModels:
             self._models = {live.version: (model, time.monotonic())}  # only the live version's is kept
         return model
 
+    def peek(self, live: LiveModel) -> tuple[bool, UserFeatureModel | None]:
+        """(known, model) without any I/O: known is False when `for_version` would have to read S3."""
+        with self._lock:
+            hit = self._models.get(live.version)
+        if hit is None or (hit[0] is None and time.monotonic() - hit[1] >= RETRY_SECONDS):
+            return False, None
+        return True, hit[0]
+
     def _load(self, live: LiveModel) -> UserFeatureModel | None:
         prefix = live.artifacts_uri
         if prefix is None:
