@@ -10,7 +10,8 @@ and never a browsed product itself.
 **Where the vectors come from.** The live version's item and customer vectors are held in process
 (`version_matrix`: exact k-NN, and faster than HNSW at 10k-100k items, `bench/results/serving_recall.md`), loaded
 at init and in the background after a swap. A request then needs the database only to confirm the live version,
-once every `live_cache_seconds` (5 s), and to refresh the fallback ranking every `popular_refresh_seconds`.
+once every `live_cache_seconds` (5 s), and to refresh the fallback ranking every `popular_refresh_seconds`; in
+between it is answered on the caller's thread without touching the database or the worker (`_from_memory`).
 Until a new version's vectors are loaded, or for a catalogue above `in_process_items`, the same answers come from
 pgvector's HNSW indexes in one pipelined round trip per batch (`queries.read_batch`); customers beyond
 `in_process_users` are looked up in one round trip per batch. Similar-items answers are cached per (version,
