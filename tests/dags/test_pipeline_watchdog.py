@@ -89,10 +89,11 @@ def _about(check: str, alerts: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def test_healthy_streams_fresh_dashboard_and_idle_lambdas_alert_nobody(run_dag, pg, inbox) -> None:
-    # GIVEN a fresh dashboard, streaming metrics within their thresholds, a fresh object, no Lambda metrics at all
+    # GIVEN a fresh dashboard, Firehose metrics within their thresholds, a fresh object, no Lambda metrics at all
+    # (Kinesis is left to the last test: its lagging datapoint stays in moto for the check's window, so a test
+    # that expects Kinesis to be fine could not run again within 10 minutes; tests/plugins/freshness covers it)
     s = settings()
     _dashboard_newest(pg, timedelta(minutes=4))
-    _put("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", {"StreamName": s.activity_stream}, 1500, "Milliseconds")
     _put("AWS/Firehose", "DeliveryToS3.DataFreshness", {"DeliveryStreamName": s.delivery_stream}, 320, "Seconds")
     _put("AWS/Firehose", "ExecuteProcessing.Success", {"DeliveryStreamName": s.delivery_stream}, 1, "None")
     _recommendation_object()
@@ -102,18 +103,21 @@ def test_healthy_streams_fresh_dashboard_and_idle_lambdas_alert_nobody(run_dag, 
 
     # THEN those checks pass, the Lambda checks are idle (no datapoints), and none of them alerted
     verdicts = _verdicts(results)
-    for check in ("kinesis_iterator_age", "firehose_data_freshness", "firehose_processing_success",
-                  "dashboard_freshness", "recommendations_age"):
+    for check in ("firehose_data_freshness", "firehose_processing_success", "dashboard_freshness",
+                  "recommendations_age"):
         assert tasks[f"check_{check}"] == "success", check
         assert verdicts[check].status == "ok", verdicts[check]
-    assert verdicts["kinesis_iterator_age"].value == 1500
-    assert verdicts["dashboard_freshness"].value == pytest.approx(240, abs=30)
+    assert verdicts["firehose_data_freshness"].value == 320
+    assert 240 <= verdicts["dashboard_freshness"].value < 600  # 4 min old when the run started
     for check in ("stream_transformation_errors", "stream_transformation_throttles", "model_inference_errors",
                   "model_inference_throttles"):
         assert tasks[f"check_{check}"] == "success"
         assert verdicts[check].status == "idle" and "no datapoints" in verdicts[check].detail
     alerts = inbox()
-    assert not [a for a in alerts if "live_model_age" not in a[0]], alerts  # the live model depends on other tests
+    assert not [a for a in alerts if a[0].split()[2].rstrip(":") in {
+        "firehose_data_freshness", "firehose_processing_success", "dashboard_freshness", "recommendations_age",
+        "stream_transformation_errors", "stream_transformation_throttles", "model_inference_errors",
+        "model_inference_throttles"}], alerts
     # every check's verdict is in the history, with this run's id
     assert pg.execute("SELECT COUNT(DISTINCT check_name) FROM analytics.watchdog_verdicts").fetchone() == (10,)
 
