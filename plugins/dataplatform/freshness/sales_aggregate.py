@@ -44,13 +44,15 @@ def aggregate(lines: pd.DataFrame) -> pd.DataFrame:
         order_hour=pd.to_datetime(lines["ordered_at"]).dt.floor("h"),
         revenue_cents=lines["units"].astype("int64") * lines["price_cents"].astype("int64"),
     )
-    grouped = frame.groupby(KEY, dropna=False, sort=True).agg(
-        orders=("order_number", "nunique"),
-        units=("units", "sum"),
-        revenue_cents=("revenue_cents", "sum"),
-        last_event_at=("ordered_at", "max"),
-    )
-    return grouped.reset_index()[COLUMNS]
+    grouped = frame.groupby(KEY, dropna=False, sort=True)
+    # one reduction per column, not a named aggregation: the same result, without its per-call overhead
+    # (~50 ms, which a full recomputation would pay once per slice)
+    return pd.DataFrame({
+        "orders": grouped["order_number"].nunique(),
+        "units": grouped["units"].sum(),
+        "revenue_cents": grouped["revenue_cents"].sum(),
+        "last_event_at": grouped["ordered_at"].max(),
+    }).reset_index()[COLUMNS]
 
 
 def totals(lines: pd.DataFrame) -> LineTotals:
