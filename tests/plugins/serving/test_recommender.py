@@ -245,6 +245,7 @@ def test_from_env_reads_the_dsn_or_a_secrets_manager_secret(conninfo, loader) ->
     load_model(loader, "v1")
     from_dsn = Recommender.from_env({"DATAPLATFORM_VECTOR_DSN": conninfo, "DATAPLATFORM_SERVING_DEADLINE_MS": "150"})
     assert from_dsn.options.deadline_seconds == 0.15
+    from_dsn.warm()  # as the Lambda does at init: the first request then needs no database
     assert from_dsn.recommend(parse(event(101))).model_version == "v1"
     # a secret in the RDS format (no search_path in it: the answer comes from the database's default schema, so
     # only the connection is checked here)
