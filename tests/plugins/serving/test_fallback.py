@@ -120,18 +120,18 @@ class DelayProxy:
 @pytest.fixture(scope="module")
 def pg(local_stack) -> Iterator[ThrowawayPostgres]:
     server = ThrowawayPostgres(local_stack.state_dir / f"throwaway-pg-{os.getpid()}")
-    server.start()
-    with psycopg.connect(server.conninfo, autocommit=True) as conn:
-        store.ensure_schema(conn)
-        load_model(conn, "v1")
-        publish_popular(conn, POPULAR)
-    yield server
     try:
-        server.signal(signal.SIGCONT)
-        server.stop()
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        pass
-    shutil.rmtree(server.cfg.state_dir, ignore_errors=True)
+        server.start()
+        with psycopg.connect(server.conninfo, autocommit=True) as conn:
+            store.ensure_schema(conn)
+            load_model(conn, "v1")
+            publish_popular(conn, POPULAR)
+        yield server
+    finally:  # also when the setup failed: never leave the throwaway server running
+        with contextlib.suppress(OSError, subprocess.CalledProcessError, ValueError):
+            server.signal(signal.SIGCONT)
+            server.stop()
+        shutil.rmtree(server.cfg.state_dir, ignore_errors=True)
 
 
 @pytest.fixture
