@@ -69,7 +69,7 @@ PLATFORMS = {"arm64": "aarch64-manylinux_2_28", "x86_64": "x86_64-manylinux_2_28
 2.34, so manylinux_2_28 wheels load there)."""
 DEPS_CACHE = REPO / "build" / "lambdas" / "deps"
 PACKAGE_CACHE = REPO / "build" / "lambdas" / "packages"
-PACKAGE_FORMAT = "1"
+PACKAGE_FORMAT = "2"
 """Part of a deployable package's input digest: bump it when the zip layout changes."""
 
 FORBIDDEN = ("dataplatform.orchestration", "dataplatform.vectordb", "dataplatform.batch")
@@ -240,9 +240,17 @@ def dependencies_dir(architecture: str, *, lock: Path = LOCK, cache: Path = DEPS
     return target
 
 
+def _shipped(name: str) -> bool:
+    """Console scripts (`bin/`: their shebang names the build machine's interpreter) and `RECORD` files (they hold
+    those scripts' hashes) are left out: the runtime uses neither, and they would tie the bytes to the build host."""
+    return not (name.startswith("bin/") or (name.endswith("/RECORD") and ".dist-info/" in name)
+                or name == ".complete")
+
+
 def dependency_members(deps: Path) -> dict[str, Path]:
-    """Archive name -> file for an installed dependencies folder (no caches, no bytecode)."""
-    return {p.relative_to(deps).as_posix(): p for p in _files(deps) if p.name != ".complete"}
+    """Archive name -> file for an installed dependencies folder (no caches, no bytecode, nothing host-specific)."""
+    members = {p.relative_to(deps).as_posix(): p for p in _files(deps)}
+    return {name: path for name, path in members.items() if _shipped(name)}
 
 
 def package_members(function: str, architecture: str, source: Path | None = None) -> dict[str, Path]:
@@ -300,6 +308,7 @@ def build_package(function: str, architecture: str, out_dir: Path | None = None,
         with _locked(PACKAGE_CACHE / ".lock"):
             if not built.exists():
                 write_zip(built, members, compresslevel=6)
+        _prune(function, architecture, keep=built)
     path = built
     if out_dir is not None:
         path = out_dir / f"{function}-{architecture}.zip"
@@ -307,6 +316,15 @@ def build_package(function: str, architecture: str, out_dir: Path | None = None,
         shutil.copyfile(built, path)
     return Package(function=function, architecture=architecture, path=path, sha256=file_sha256(path),
                    size=path.stat().st_size)
+
+
+def _prune(function: str, architecture: str, *, keep: Path, newest: int = 3) -> None:
+    """Keep the cache small: the `newest` packages of one function and architecture (and `keep`)."""
+    older = sorted(PACKAGE_CACHE.glob(f"{function}-{architecture}-*.zip"), key=lambda p: p.stat().st_mtime,
+                   reverse=True)[newest:]
+    for path in older:
+        if path != keep:
+            path.unlink(missing_ok=True)
 
 
 def lock_dependencies(out: Path = LOCK) -> None:

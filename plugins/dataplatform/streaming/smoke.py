@@ -40,6 +40,8 @@ from dataplatform.serving.models import Recommendation
 from dataplatform.streaming.packages import StagedPackage, extract, fetch
 from dataplatform.streaming.specs import DirectSmokeTest, FirehoseSmokeTest, FunctionSpec, StreamingSpecs
 
+SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+"""Where packages are unpacked (a 100 MB tree): memory when the machine has it, five times faster than disk."""
 INIT_ALLOWANCE_SECONDS = 30
 """Beyond the function's timeout: its init (imports, warm-up) runs before the handler, as on Lambda."""
 
@@ -182,7 +184,7 @@ def run_package(zip_path: Path, spec: FunctionSpec, event: Mapping[str, Any], en
     if f"python{sys.version_info.major}.{sys.version_info.minor}" != spec.runtime:
         raise SmokeTestFailed(f"{spec.name} runs on {spec.runtime}, this interpreter is "
                               f"{sys.version_info.major}.{sys.version_info.minor}: cannot run it here")
-    with tempfile.TemporaryDirectory(prefix="lambda-smoke-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lambda-smoke-", dir=SCRATCH) as tmp:
         root = extract(zip_path, Path(tmp) / "task")
         event_path, out_path = Path(tmp) / "event.json", Path(tmp) / "response.json"
         event_path.write_text(json.dumps(event))
@@ -216,7 +218,7 @@ def smoke_test_local(lam: Any, s3: Any, specs: StreamingSpecs, key: str, package
                               "deploy changed it")
     event = event_of(spec, region=region, account_id=account_id)
     environment = (configuration.get("Environment") or {}).get("Variables") or {}
-    with tempfile.TemporaryDirectory(prefix="lambda-package-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lambda-package-", dir=SCRATCH) as tmp:
         zip_path = fetch(s3, package, Path(tmp) / f"{key}.zip")
         response = run_package(zip_path, spec, event, environment, region=region, account_id=account_id,
                                aws_environment=aws_environment)

@@ -119,20 +119,21 @@ def deployer(stack_connections, tmp_path: Path) -> Iterator[Deployer]:
         load_live(conn, "v1", PRODUCTS, [141, 142, 143], seed=1)
         publish_popular(conn, PRODUCTS[:10], ["Spain"])
     env = Deployer(s, spec_dir, stack_connections, schema)
-    create_lambda_resources(s, stack_connections, env.specs)
+    initial = env.specs
+    create_lambda_resources(s, stack_connections, initial)
     with stack_connections.vector_db(superuser=True, autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER ROLE {} SET search_path = {}, public").format(
             sql.Identifier(role), sql.Identifier(schema)))
     yield env
     lam, firehose = stack_connections.moto_client("lambda"), stack_connections.moto_client("firehose")
-    for spec in env.specs.functions.values():
+    for spec in initial.functions.values():
         with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
             lam.delete_function(FunctionName=spec.name)
-    for stream in env.specs.delivery_streams.values():
+    for stream in initial.delivery_streams.values():
         with contextlib.suppress(firehose.exceptions.ResourceNotFoundException):
             firehose.delete_delivery_stream(DeliveryStreamName=stream.name)
     stack_connections.moto_client("secretsmanager").delete_secret(
-        SecretId=env.specs.database_roles["serving_reader"].secret_name, ForceDeleteWithoutRecovery=True)
+        SecretId=initial.database_roles["serving_reader"].secret_name, ForceDeleteWithoutRecovery=True)
     for bucket in (s.mwaa_bucket, s.data_lake_bucket):
         for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=obj["Key"])
