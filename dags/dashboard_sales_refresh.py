@@ -57,11 +57,11 @@ from airflow.sdk import Param, chain, dag, task
 from dataplatform.batch.source_schema import SchemaDriftError
 from dataplatform.config import templated
 from dataplatform.freshness import dashboard_spec, sales_extract, sales_table
-from dataplatform.freshness.deadline_alerts import sla_miss_alert
 from dataplatform.freshness.models import RefreshWindow, StagedWindow
 from dataplatform.freshness.refresh_window import InvalidRefreshRange
 from dataplatform.orchestration.connections import source_hook, vector_hook
 from dataplatform.orchestration.dag_defaults import MACROS, configured, default_args, no_retry_on
+from dataplatform.orchestration.deadlines import sla_miss_alert
 from dataplatform.paths import sql_path
 
 SPEC = dashboard_spec.load()

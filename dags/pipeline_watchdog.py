@@ -45,9 +45,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 
 from dataplatform.freshness import verdict_store, watchdog, watchdog_spec
-from dataplatform.freshness.deadline_alerts import sla_miss_alert
 from dataplatform.orchestration.connections import aws_client, vector_hook
 from dataplatform.orchestration.dag_defaults import MACROS, alert_on_failure, configured, default_args, no_retry_on
+from dataplatform.orchestration.deadlines import sla_miss_alert
 
 SPEC = watchdog_spec.load()
 REALERT_AFTER = timedelta(minutes=SPEC.realert_after_minutes)

@@ -13,5 +13,4 @@
 | `verdicts` | measurement + threshold -> ok / breach / idle; when to alert (new breach, reminder, recovery); texts |
 | `verdict_store` | the verdict history table, and the alert state read back from it |
 | `watchdog` | one check end to end: measure, judge, alert (SNS), record, fail on a breach |
-| `deadline_alerts` | the two DAGs' SLA-miss alerts (an Airflow extension module; the rest imports no Airflow) |
 """

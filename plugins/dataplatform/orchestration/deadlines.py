@@ -9,8 +9,9 @@ shows it, with its state at the deadline) and `deadline` (`deadline_time`).
 
 The reference is the time the run was **queued** (`DAGRUN_QUEUED_AT`): scheduled, manual and Asset-triggered
 runs all have one (the latter two have no meaningful logical date). The interval of each DAG is a setting,
-`<dag_id>_deadline_seconds` (`config.Settings`), read when the DAG file is parsed: it is part of the DAG's
-definition, like its schedule.
+`<dag_id>_deadline_seconds` (`config.Settings`), or, for the freshness DAGs, `deadline_minutes` in their
+`include/freshness/*.yaml`; either is read when the DAG file is parsed: it is part of the DAG's definition, like
+its schedule.
 
 Known limits of Airflow 3.3.1, and what an operator sees:
 - a run that **fails** before its deadline is not cleared from the deadline table (apache/airflow#60927): the
@@ -61,12 +62,18 @@ def describe(interval: timedelta) -> str:
     return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)
 
 
-def sla_miss_alert(dag_id: str) -> DeadlineAlert:
-    """The DAG's deadline: an SNS alert to `<prefix>-alerts` when a run is unfinished `<dag_id>_deadline_seconds`
-    after it was queued. Parse time only reads settings (`parse_time()`): no network, no metadata DB."""
+def sla_miss_alert(dag_id: str, interval: timedelta | None = None, source: str | None = None) -> DeadlineAlert:
+    """The DAG's deadline: an SNS alert to `<prefix>-alerts` when a run is unfinished `interval` after it was
+    queued. The interval is the `<dag_id>_deadline_seconds` setting, or one given with its `source` (where it is
+    set, quoted in the alert: e.g. a thresholds file). Parse time only reads settings and files: no network, no
+    metadata DB."""
     s = parse_time()
-    setting = interval_setting(dag_id)
-    interval = timedelta(seconds=getattr(s, setting))
+    if interval is None:
+        setting = interval_setting(dag_id)
+        interval = timedelta(seconds=getattr(s, setting))
+        source = f"DATAPLATFORM_{setting.upper()}={int(interval.total_seconds())}"
+    elif not source:
+        raise ValueError(f"{dag_id}: an explicit deadline interval needs its source (where it is set)")
     text = describe(interval)
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
@@ -77,7 +84,6 @@ def sla_miss_alert(dag_id: str) -> DeadlineAlert:
             "region_name": s.region,
             "target_arn": s.alerts_topic_arn,
             "subject": SUBJECT.replace("{interval}", text),
-            "message": MESSAGE.replace("{interval}", text).replace(
-                "{setting}", f"DATAPLATFORM_{setting.upper()}={int(interval.total_seconds())}"),
+            "message": MESSAGE.replace("{interval}", text).replace("{setting}", source),
         }),
     )
