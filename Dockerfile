@@ -29,3 +29,10 @@ ENV DATAPLATFORM_PREFIX=reco-local \
     AWS_ACCESS_KEY_ID=testing \
     AWS_SECRET_ACCESS_KEY=testing \
     AWS_DEFAULT_REGION=eu-west-1
+
+# The Airflow configuration `make up` runs its local platform with (devstack/airflow_local/settings.py:
+# AIRFLOW_CONFIG): the LocalExecutor with 4 task slots, new DAG files picked up within 30 s. The SLA-miss deadline
+# intervals (DATAPLATFORM_<DAG_ID>_DEADLINE_SECONDS) are left at their defaults here as there.
+ENV AIRFLOW__CORE__EXECUTOR=LocalExecutor \
+    AIRFLOW__CORE__PARALLELISM=4 \
+    AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30

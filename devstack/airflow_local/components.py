@@ -6,8 +6,9 @@ Readiness queries each component: the api-server answers `/api/v2/monitor/health
 admin login; the scheduler, the triggerer and the dag-processor each have a heartbeat newer than their start;
 the dag-processor has parsed every file in `dags/` with no import error.
 
-`down` ends the process groups whose leaders are in the pid files, then any process still carrying this
-platform's marker in its environment (a task runner puts itself in its own process group), and nothing else.
+`down` ends the process groups whose leaders are in the pid files, then any process left in their sessions (a
+task runner puts itself in a process group of its own, in the same session) or carrying this platform's marker
+in its environment, and nothing else.
 """
 
 from __future__ import annotations
@@ -79,10 +80,18 @@ def _pid_file(cfg: PlatformConfig, name: str) -> Path:
     return cfg.run_dir / f"{name}.pid"
 
 
+def _reap(pid: int) -> None:
+    """Collect the exit status of a leader this process started and that has ended (else it stays a zombie, which
+    signal 0 still finds); nothing for any other process."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
 def _leader(cfg: PlatformConfig, name: str) -> int | None:
     """The component's process group leader, if it is alive."""
     try:
         pid = int(_pid_file(cfg, name).read_text().strip())
+        _reap(pid)
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
@@ -90,6 +99,7 @@ def _leader(cfg: PlatformConfig, name: str) -> int | None:
 
 
 def _group_alive(pgid: int) -> bool:
+    _reap(pgid)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -97,16 +107,26 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _marked_processes(cfg: PlatformConfig) -> Iterator[int]:
-    """Processes whose environment carries this platform's marker: its components and everything they forked."""
+def _session(proc: Path) -> int:
+    """The session id of a /proc entry (field 6 of `stat`, after the command name in parentheses)."""
+    return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3])
+
+
+def platform_processes(cfg: PlatformConfig, sessions: set[int] | None = None) -> Iterator[int]:
+    """This platform's processes: every process in the session of a component (each starts its own session, and
+    what it forks stays in it even when it takes its own process group, as task runners do), and any process whose
+    environment still carries the platform's marker (one that started a session of its own). `sessions`: the
+    components' leaders; by default those in the pid files."""
+    if sessions is None:
+        sessions = {pid for name in COMPONENTS if (pid := _recorded(cfg, name))}
     marker = f"{MARKER}={cfg.state_dir}".encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            if marker in (proc / "environ").read_bytes().split(b"\0"):
+            if _session(proc) in sessions or marker in (proc / "environ").read_bytes().split(b"\0"):
                 yield int(proc.name)
-        except OSError:  # gone, or not ours to read
+        except (OSError, ValueError, IndexError):  # gone, a zombie, or not ours to read
             continue
 
 
@@ -139,22 +159,28 @@ def _end_group(pgid: int, grace: float) -> None:
             time.sleep(0.2)
 
 
-def _stop_component(cfg: PlatformConfig, name: str, grace: float = 30.0) -> None:
-    pid_file = _pid_file(cfg, name)
+def _recorded(cfg: PlatformConfig, name: str) -> int | None:
+    """The leader's pid from the component's pid file, alive or not."""
     try:
-        pgid = int(pid_file.read_text().strip())
+        return int(_pid_file(cfg, name).read_text().strip())
     except (FileNotFoundError, ValueError):
-        return
-    _end_group(pgid, grace)
-    pid_file.unlink(missing_ok=True)
+        return None
+
+
+def _stop_component(cfg: PlatformConfig, name: str, grace: float = 30.0) -> None:
+    pgid = _recorded(cfg, name)
+    if pgid is not None:
+        _end_group(pgid, grace)
+        _pid_file(cfg, name).unlink(missing_ok=True)
 
 
 def down(cfg: PlatformConfig) -> list[int]:
     """Stop every component (reverse start order), then any leftover descendant; returns the pids of leftovers
     that had to be ended one by one (none, normally). Idempotent."""
+    sessions = {pid for name in COMPONENTS if (pid := _recorded(cfg, name))}
     for name in reversed(COMPONENTS):
         _stop_component(cfg, name)
-    leftovers = list(_marked_processes(cfg))
+    leftovers = list(platform_processes(cfg, sessions))
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -27,8 +27,13 @@ METADATA_DB = "airflow"
 METADATA_ROLE = "airflow"
 ADMIN_USER = "admin"
 DEFAULT_PORT = 8080
-PARALLELISM = 4
-"""Task slots of the LocalExecutor: the pipelines never need more than two at once; a laptop's cores are shared."""
+AIRFLOW_CONFIG = {
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CORE__PARALLELISM": "4",  # task slots: a laptop's cores are shared (healthcheck's 6 checks: 2 rounds)
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",  # a new DAG file shows up within 30 s, not 5 min
+}
+"""The platform's Airflow configuration that is neither a secret nor an address: the Astro image sets the same
+(Dockerfile; tests/deploy/test_astro_consistency.py)."""
 
 MARKER = "DEVSTACK_AIRFLOW_PLATFORM"
 """Set in every component's environment (inherited by every process it forks, whatever its process group), so
@@ -105,8 +110,7 @@ class PlatformConfig:
             **passthrough,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_db_url(),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "3",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
+            **AIRFLOW_CONFIG,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
@@ -115,7 +119,6 @@ class PlatformConfig:
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__SECRET_KEY": sec.api_secret_key,
             "AIRFLOW__API_AUTH__JWT_SECRET": sec.jwt_secret,
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",  # a new DAG file shows up within 30 s, not 5 min
             **dict(self.settings),
             MARKER: str(self.state_dir),
         }

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dataplatform.config import Settings
 from devstack import env as devstack_env
 from devstack import stack
+from devstack.airflow_local import settings as platform_settings
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_IMAGE = re.compile(
@@ -173,6 +175,35 @@ def test_image_environment_is_devstacks_local_environment(devstack_defaults: sta
     endpoints = {k for k in local if k.startswith("AWS_ENDPOINT_URL")}
     assert endpoints == {k for k in image_env if k.startswith("AWS_ENDPOINT_URL")} == {
         "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GLUE"}
+
+
+def test_image_runs_the_local_platforms_airflow_configuration() -> None:
+    """`make up` and `astro dev start` run the same executor, task slots and DAG folder refresh."""
+    image_env = dockerfile_env(REPO / "Dockerfile")
+    assert {k: image_env.get(k) for k in platform_settings.AIRFLOW_CONFIG} == platform_settings.AIRFLOW_CONFIG
+
+
+def test_image_leaves_the_sla_deadlines_at_the_platforms_values(devstack_defaults: stack.StackConfig) -> None:
+    """No deadline interval is set in one place and not the other: both run the `Settings` defaults (or the same
+    override)."""
+    image_env = dockerfile_env(REPO / "Dockerfile")
+    local = devstack_env.local_env(devstack_defaults, DUMMY_SECRETS)
+    deadlines = [f"DATAPLATFORM_{name.upper()}" for name in Settings.__dataclass_fields__
+                 if name.endswith("_deadline_seconds")]
+    assert len(deadlines) >= 4
+    assert {k: image_env.get(k) for k in deadlines} == {k: local.get(k) for k in deadlines}
+    assert {k for k in image_env if k.startswith("DATAPLATFORM_")} == {k for k in local
+                                                                       if k.startswith("DATAPLATFORM_")}
+
+
+def test_local_platform_serves_the_ui_on_astros_port(monkeypatch: pytest.MonkeyPatch, compose: dict) -> None:
+    """http://localhost:8080 is the Airflow UI under both (run one of the two at a time), and no data service
+    of the compose project takes that port."""
+    monkeypatch.delenv("LOCAL_AIRFLOW_PORT", raising=False)
+    astro = yaml.safe_load((REPO / ".astro" / "config.yaml").read_text())
+    astro_port = int((astro.get("api_server") or astro.get("webserver") or {}).get("port", 8080))
+    assert platform_settings.PlatformConfig.from_env().port == astro_port == 8080
+    assert all(host_port(service)[1] != astro_port for service in compose.values())
 
 
 def test_astro_files_stay_out_of_the_image() -> None:
