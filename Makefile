@@ -25,7 +25,7 @@ test: setup  ## the whole test suite (starts its own stack on separate ports)
 	$(PY) -m pytest
 
 test-fast: setup  ## the unit tests, no service started (the edit-test loop; under 90 s)
-	$(PY) -m pytest -m "not stack and not spark" -q
+	$(PY) -m pytest -m "not stack and not spark and not slow" -q
 
 lint: setup  ## ruff
 	$(PY) -m ruff check .

@@ -117,6 +117,7 @@ def test_plugins_zip_holds_the_package_at_its_root(bundle: BundlePaths) -> None:
     assert {n.split("/", 1)[0] for n in names} == {"dataplatform"}
 
 
+@pytest.mark.slow
 def test_every_dag_imports_from_the_unpacked_bundle_alone(parsed: dict[str, dict], airflow_home: Path) -> None:
     bundle_parse, repo_parse = parsed["mwaa"], parsed["repo"]
     assert bundle_parse["import_errors"] == {}

@@ -59,6 +59,7 @@ def test_the_loader_applies_the_announced_alter_only_when_asked() -> None:
     assert alter.startswith("ALTER TABLE orders") and "idx_orders_orderTimestamp" in alter
 
 
+@pytest.mark.slow
 def test_production_scale_takes_the_change_too() -> None:
     # generation only (~10-20 s, ~1 GB): loading production is the benchmark's job (bench/dashboard_freshness.py)
     now = datetime.now(UTC)

@@ -13,6 +13,8 @@ import pytest
 
 from lambdas import packaging
 
+pytestmark = pytest.mark.slow  # resolves and installs the Lambda runtime's wheels from the package index
+
 ELF_MACHINE = {"arm64": 183, "x86_64": 62}  # EM_AARCH64, EM_X86_64
 
 
