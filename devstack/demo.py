@@ -8,6 +8,8 @@ the UI's trigger button does, then a summary. The platform keeps running afterwa
    whose slot is already due makes the scheduler start that run at once, and with the demo's run in the slot it
    starts no second one. Otherwise the run is for now, and the export's `export_date` is the run's date.
 3. The demo waits for those runs, then for the training and the load that the Asset events start.
+4. Every other DAG is unpaused last, so the platform goes on as MWAA would: the schedules (the 15-minute dashboard
+   refresh, the 5-minute watchdog, the hourly healthcheck, Monday's export) run until `make down`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: in
         run = api.wait_for_new_run(dag_id, known[dag_id], timeout=RUN_TIMEOUT)
         print(f"==> {dag_id} started by an Asset event: run {run['dag_run_id']}", flush=True)
         runs.append(finished(api, run, platform))
+    scheduled = unpause_the_rest(api)
 
     s = settings()
     manifest = json.loads(boto3.client("s3").get_object(
@@ -84,9 +87,21 @@ def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: in
     counts = stream_events(stream_events_count)
     print(f"streaming                {counts.summary()}")
 
+    for i, (dag_id, when) in enumerate(scheduled.items()):
+        print(f"{'unpaused' if i == 0 else '':<24} {dag_id:<26} {when}")
     print(f"local stack              MariaDB :{cfg.mysql_port}  PostgreSQL :{cfg.pg_port}  "
           f"moto :{cfg.moto_port}  Glue :{cfg.glue_port}  (state in {cfg.state_dir})")
     print_platform(platform)
+
+
+def unpause_the_rest(api: AirflowApi) -> dict[str, str]:
+    """Unpause every DAG still paused (a due scheduled run starts now); {dag_id: when it runs next}."""
+    for dag_id, dag in api.dags().items():
+        if dag["is_paused"]:
+            api.unpause(dag_id)
+    return {dag_id: (f"{dag['timetable_summary']}, next run {dag['next_dagrun_run_after']}"
+                     if dag["next_dagrun_run_after"] else dag["timetable_summary"] or "by hand")
+            for dag_id, dag in sorted(api.dags().items())}
 
 
 def print_live_model() -> None:
