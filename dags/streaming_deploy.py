@@ -45,17 +45,24 @@ database secret, the Kinesis stream, the buckets (locally `devstack.lambda_resou
   meanwhile are not delivered (Kinesis keeps them; replay from the stream if needed). Choose a quiet time and
   trigger with `{"accept_replacement": true}`.
 - `apply_functions` says the plan is stale: someone changed the account since; trigger again.
+
+**SLA:** a run not finished **1 h** after it was queued (`DEADLINE` in this file) sends an SLA-miss alert to the
+SNS alerts topic naming the DAG, the run, the deadline and the run's state: a deploy normally takes minutes, so
+it is stuck on a waiter (a function update or a delivery stream that never becomes ACTIVE) or was never picked up.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.providers.amazon.aws.sensors.lambda_function import LambdaFunctionStateSensor
 from airflow.sdk import Param, chain, dag, task
 
 from dataplatform.config import templated
 from dataplatform.orchestration.dag_defaults import MACROS, default_args
+from dataplatform.orchestration.deadlines import sla_miss_alert
+
+DEADLINE = timedelta(hours=1)
 
 
 @dag(
@@ -76,6 +83,7 @@ from dataplatform.orchestration.dag_defaults import MACROS, default_args
         "accept_replacement": Param(False, type="boolean", description="Allow re-creating the delivery stream "
                                     "when a change cannot be made in place (events arriving meanwhile are lost)"),
     },
+    deadline=sla_miss_alert("streaming_deploy", DEADLINE, "DEADLINE in dags/streaming_deploy.py"),
     tags=["streaming", "lambda", "firehose", "deploy"],
     doc_md=__doc__,
 )

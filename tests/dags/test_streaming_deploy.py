@@ -16,6 +16,8 @@ from dataplatform.streaming import specs as streaming_specs
 from dataplatform.streaming import sync
 from dataplatform.streaming.plan import AliasNote
 
+pytestmark = [pytest.mark.stack, pytest.mark.slow]  # builds Lambda packages (wheels from the index)
+
 DAG_ID = "streaming_deploy"
 
 

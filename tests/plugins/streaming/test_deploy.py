@@ -11,6 +11,8 @@ import pytest
 from dataplatform.streaming import plan, smoke, specs, sync
 from devstack.env import MOTO_ACCOUNT_ID, REGION
 
+pytestmark = [pytest.mark.stack, pytest.mark.slow]  # builds Lambda packages (wheels from the index)
+
 INFERENCE, TRANSFORMATION, STREAM = "model_inference", "stream_transformation", "recommendations_delivery_stream"
 
 

@@ -20,6 +20,8 @@ from dataplatform.serving.recommender import Recommender
 from dataplatform.vectordb import roles, store
 from devstack.streaming.synthetic_model import load_live, publish_popular
 
+pytestmark = pytest.mark.stack
+
 PRODUCTS = ["S18_3232", "S24_2300", *(f"S10_{i:04d}" for i in range(30))]
 CUSTOMERS = [141, 142, 143]
 EVENT = UserActivityEvent.model_validate({
