@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -99,9 +99,15 @@ def unpause_the_rest(api: AirflowApi) -> dict[str, str]:
     for dag_id, dag in api.dags().items():
         if dag["is_paused"]:
             api.unpause(dag_id)
-    return {dag_id: (f"{dag['timetable_summary']}, next run {dag['next_dagrun_run_after']}"
-                     if dag["next_dagrun_run_after"] else dag["timetable_summary"] or "by hand")
-            for dag_id, dag in sorted(api.dags().items())}
+    now = datetime.now(UTC)
+
+    def when(dag: dict[str, Any]) -> str:
+        after = dag["next_dagrun_run_after"]
+        if not after:
+            return dag["timetable_summary"] or "by hand"
+        return f"{dag['timetable_summary']}, next run {'due now' if datetime.fromisoformat(after) <= now else after}"
+
+    return {dag_id: when(dag) for dag_id, dag in sorted(api.dags().items())}
 
 
 def print_live_model() -> None:
