@@ -51,7 +51,7 @@ deploy: bundle  ## upload the bundle to the MWAA bucket and Glue scripts to the 
 bench: stack-up  ## run every benchmark (results in bench/results/; ~30 min)
 	$(PY) bench/dag_parse.py
 	eval "$$($(PY) -m devstack env)" && $(PY) bench/export_scale.py && $(PY) bench/vector_load.py \
-		&& $(PY) bench/vector_search.py
+		&& $(PY) bench/vector_search.py && $(PY) bench/serving_recall.py && $(PY) bench/serving.py && $(PY) bench/dashboard_freshness.py
 
 lock:  ## re-resolve requirements-lock.txt from requirements-dev.in (Python 3.11 and 3.12)
 	$(PY) -m uv pip compile -q requirements-dev.in --universal --python-version 3.11 -o requirements-lock.txt
