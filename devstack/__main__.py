@@ -10,7 +10,7 @@
     status   query each service and each platform component for real (--only stack|platform)
     env      print `export` lines pointing a shell at the stack (`eval "$(python -m devstack env)"`);
              --platform: at the running platform's metadata DB instead (`airflow dags list` etc.)
-    seed     (re)load the source database (--scale sample|production)
+    seed     (re)load the source database (--scale sample|production, --order-timestamps)
     demo     up + seed + trigger the pipeline through the REST API + print a summary; the platform keeps running
 """
 
@@ -66,10 +66,11 @@ def cmd_status(cfg: stack.StackConfig, platform: PlatformConfig, only: str | Non
     sys.exit(0 if all(s == "ready" for s in states.values()) else 1)
 
 
-def cmd_seed(cfg: stack.StackConfig, scale: str) -> dict[str, int]:
+def cmd_seed(cfg: stack.StackConfig, scale: str, order_timestamps: bool = False) -> dict[str, int]:
     from devstack.seed import seed_source
 
-    counts = seed_source(**StackConnections(cfg, stack.load_secrets(cfg)).source_admin_params(), scale=scale)
+    counts = seed_source(**StackConnections(cfg, stack.load_secrets(cfg)).source_admin_params(), scale=scale,
+                         order_timestamps=order_timestamps)
     for table, n in counts.items():
         print(f"{table:<15} {n:>10,}")
     return counts
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["start", "stop", "up", "down", "status", "env", "seed", "demo"])
     parser.add_argument("--scale", choices=["sample", "production"], default="sample")
     parser.add_argument("--only", choices=["stack", "platform"], default=None, help="status: only these")
+    parser.add_argument("--order-timestamps", action="store_true",
+                        help="seed: with the announced orders.orderTimestamp column (the sales dashboard needs it)")
     parser.add_argument("--platform", action="store_true", help="env: point the shell at the platform")
     args = parser.parse_args(argv)
     cfg = stack.StackConfig.from_env()
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"export {key}={shlex.quote(value)}")
     elif args.command == "seed":
         _apply_env(cfg)
-        cmd_seed(cfg, args.scale)
+        cmd_seed(cfg, args.scale, args.order_timestamps)
     elif args.command == "demo":
         from devstack.demo import run_demo
 
