@@ -94,6 +94,23 @@ def vector_conninfo(stack_connections: StackConnections) -> str:
 
 
 @pytest.fixture
+def conninfo(vector_conninfo: str) -> Iterator[str]:
+    """A fresh schema for one test, dropped afterwards; connections made from this string work in it."""
+    import secrets
+
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    schema = f"test_{secrets.token_hex(4)}"
+    with psycopg.connect(vector_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    yield make_conninfo(vector_conninfo, options=f"-c search_path={schema},public")
+    with psycopg.connect(vector_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
 def pg_conn(stack_connections: StackConnections):
     """A psycopg 3 connection to the vector DB as the pipelines' role."""
     with stack_connections.vector_db() as conn:

@@ -7,7 +7,6 @@ and its own S3 bucket, emptied and deleted afterwards. Model versions are loaded
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -18,8 +17,6 @@ import boto3
 import numpy as np
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from dataplatform.batch import popular_products
 from dataplatform.model.cold_start import UserFeatureModel
@@ -28,23 +25,6 @@ from dataplatform.vectordb.embeddings_file import EmbeddingsTable
 
 CITIES = [("Madrid", "Spain"), ("Barcelona", "Spain"), ("Paris", "France"), ("Lyon", "France"), ("NYC", "USA"),
           ("Boston", "USA")]
-
-
-@pytest.fixture(scope="session")
-def base_conninfo(local_stack) -> str:
-    c = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
-    return make_conninfo(host=c["host"], port=c["port"], user=c["login"], password=c["password"], dbname=c["schema"])
-
-
-@pytest.fixture
-def conninfo(base_conninfo: str) -> Iterator[str]:
-    """A fresh schema for one test; connections made from this string work in it."""
-    schema = f"test_serving_{secrets.token_hex(4)}"
-    with psycopg.connect(base_conninfo, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    yield make_conninfo(base_conninfo, options=f"-c search_path={schema},public")
-    with psycopg.connect(base_conninfo, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture

@@ -6,9 +6,6 @@ Every test gets its own schema (`test_vs_<random>`, first on the search_path, `p
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,24 +25,6 @@ pytestmark = pytest.mark.stack
 
 
 # --- fixtures and helpers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def base_conninfo(local_stack) -> str:
-    """Connection string of the pipelines' user on the vector DB, from AIRFLOW_CONN_PG_VECTOR."""
-    c = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
-    return make_conninfo(host=c["host"], port=c["port"], user=c["login"], password=c["password"], dbname=c["schema"])
-
-
-@pytest.fixture
-def conninfo(base_conninfo: str) -> Iterator[str]:
-    """A fresh schema for one test; connections made from this string work in it."""
-    schema = f"test_vs_{secrets.token_hex(4)}"
-    with psycopg.connect(base_conninfo, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    yield make_conninfo(base_conninfo, options=f"-c search_path={schema},public")
-    with psycopg.connect(base_conninfo, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture
