@@ -36,11 +36,16 @@ INCLUDE_PROBE = ("from airflow.sdk import dag\n"
 
 PARSE = """
 import json, sys
+from pathlib import Path
 from airflow.dag_processing.dagbag import DagBag
 import dataplatform
 from dataplatform.paths import include_dir
 bag = DagBag(dag_folder=sys.argv[1])
+from airflow import plugins_manager
+plugins_manager.ensure_plugins_loaded()  # as every Airflow component does at start
+package_modules = {p.stem for p in Path(dataplatform.__file__).parent.rglob("*.py")} - {"__init__"}
 print(json.dumps({
+    "top_level_package_modules": sorted(package_modules & set(sys.modules)),
     "dag_ids": sorted(bag.dag_ids),
     "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
     "package": dataplatform.__file__,
@@ -114,7 +119,7 @@ def test_plugins_zip_holds_the_package_at_its_root(bundle: BundlePaths) -> None:
                       if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
     assert names == expected
     assert "dataplatform/__init__.py" in names
-    assert {n.split("/", 1)[0] for n in names} == {"dataplatform"}
+    assert {n.split("/", 1)[0] for n in names} == {"dataplatform", ".airflowignore"}
 
 
 @pytest.mark.slow
@@ -127,6 +132,13 @@ def test_every_dag_imports_from_the_unpacked_bundle_alone(parsed: dict[str, dict
     # The package came from the unpacked plugins.zip, not from the repo
     assert Path(bundle_parse["package"]).is_relative_to(airflow_home / "plugins")
     assert not [p for p in bundle_parse["sys_path"] if p and Path(p).resolve() in (REPO, REPO / "plugins")]
+
+
+def test_loading_plugins_imports_no_package_module_under_its_bare_name(parsed: dict[str, dict]) -> None:
+    """Airflow imports every .py under plugins/ as a top-level module named after the file (`models`, `config`,
+    ...) unless plugins/.airflowignore leaves it out: a second copy of each module, shadowing same-named ones."""
+    assert parsed["mwaa"]["top_level_package_modules"] == []
+    assert parsed["repo"]["top_level_package_modules"] == []
 
 
 def test_include_dir_resolves_to_dags_include_on_mwaa(parsed: dict[str, dict], airflow_home: Path) -> None:

@@ -159,6 +159,9 @@ def test_database_lost_after_warm_up_answers_from_the_ranking_in_memory(vector_d
     warm = invoke(handler, batch())
     assert {decoded(r)["model_version"] for r in warm.response["records"] if r["result"] == "Ok"} == {"v1"}
     proxy.cut()
+    memory = invoke(handler, batch())  # the live version confirmed < live_cache_seconds ago: no database needed
+    assert {decoded(r)["model_version"] for r in memory.response["records"] if r["result"] == "Ok"} == {"v1"}
+    time.sleep(handler.recommender.options.live_cache_seconds)  # now the live version must be confirmed again
     event = batch()
     assert_all_answered_from_the_fallback(invoke(handler, event), event)
     proxy.restore()
@@ -171,6 +174,7 @@ def test_database_stalled_answers_within_the_batch_deadline(vector_db, proxy: Tc
     handler = cold_start(function_environment(make_conninfo(vector_db.conninfo, host="127.0.0.1", port=proxy.port)))
     invoke(handler, batch())  # warm: connected, ranking in memory
     proxy.stalled.set()  # a stopped server: the connection stays open, nothing comes back
+    time.sleep(handler.recommender.options.live_cache_seconds)  # past the fast path: the live version is asked for
     event = batch()
     started = time.monotonic()
     answer = invoke(handler, event, timeout_seconds=3.0)  # the deadline follows the function's remaining time
