@@ -10,7 +10,10 @@ with nothing changed, a run changes nothing.
 1. `choose_action`: deploy, or `rollback` (each alias back to the version it pointed at before the newest
    deploy; `rollback_functions` to name them). The delivery stream calls the alias, so it follows.
 2. `build_packages`: each function's zip (its folder, the serving package, the locked dependencies for the
-   Lambda runtime), deterministic: the sha256 decides. Staged in S3 by content (not on a dry run).
+   Lambda runtime), deterministic: the sha256 decides. In a checkout of the repo (`lambdas/` beside `plugins/`:
+   local, Astro) built here and staged in S3 by content (not on a dry run); on MWAA (no `lambdas/`) the packages
+   `python -m deploy.mwaa upload` built and staged, named by the bundle's `dags/include/streaming/packages.json`,
+   each checked in S3 (exists, same sha256).
 3. `plan_deploy`: the configuration against what Lambda, Firehose and the database describe, as a readable
    diff (printed, and returned: see the task's XCom in the UI). A change Firehose cannot make in place
    (dynamic partitioning, the source) is a **replacement**.
@@ -28,8 +31,10 @@ with nothing changed, a run changes nothing.
 10. `sync_delivery_stream`: create, update in place, or (accepted) replace the delivery stream.
 11. `verify_deployment`: a fresh plan is empty; returns the live versions and stream version.
 
-**Inputs:** `include/streaming/*.yaml`, `lambdas/`, `lambdas/requirements-lock.txt`; the settings (prefix,
-account, region); connections `aws_default`, `pg_vector`. Infrastructure it expects: the execution roles, the
+**Inputs:** `include/streaming/*.yaml`; the Lambda packages: in a checkout built from `lambdas/` and
+`lambdas/requirements-lock.txt`, on MWAA staged by `python -m deploy.mwaa upload` under
+`s3://<prefix>-mwaa/lambda-packages/` and listed in `include/streaming/packages.json` of the bundle; the settings
+(prefix, account, region); connections `aws_default`, `pg_vector`. Infrastructure it expects: the execution roles, the
 database secret, the Kinesis stream, the buckets (locally `devstack.lambda_resources`).
 **Outputs:** functions, versions, `live` aliases, the delivery stream.
 **Owner:** data-platform.
@@ -37,6 +42,8 @@ database secret, the Kinesis stream, the buckets (locally `devstack.lambda_resou
 **Runbook.**
 - See what a deploy would do: trigger with `{"dry_run": true}` and read `plan_deploy`'s log or XCom.
 - A bad file fails `build_packages`/`plan_deploy` naming the file and field: fix it and trigger again.
+- On MWAA `build_packages` says a package is not staged or its sha256 differs: run `python -m deploy.mwaa upload`
+  where the repo is (it stages the packages the bundle names), then trigger again.
 - `smoke_test_functions` failed: the alias still serves the previous version. The log says what was wrong
   with the answer (or the handler's traceback); fix and redeploy. `$LATEST` holds the failed code until then.
 - Bad version live: trigger with `{"rollback": true}` (back to the previous version, instantly). A rollback

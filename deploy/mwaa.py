@@ -11,6 +11,7 @@ The bundle (`build/mwaa/`), in MWAA's layout:
 | `plugins.zip`      | `plugins/` of the repo (the `dataplatform` package at the zip root)            |
 | `requirements.txt` | the repo's `requirements.txt` (constraint line first)                           |
 | `startup.sh`       | the repo's `startup.sh` (exports `DATAPLATFORM_*`)                              |
+| `lambda-packages/` | the Lambda packages `streaming_deploy` deploys (not MWAA's: staged in their code bucket) |
 
 MWAA deploys only `dags/` and `plugins.zip`, so the files the DAGs read at run time (SQL, Glue scripts,
 contracts) travel inside `dags/include/`, where `dataplatform.paths.include_dir()` finds them and
@@ -18,12 +19,22 @@ contracts) travel inside `dags/include/`, where `dataplatform.paths.include_dir(
 timestamps and permissions): an unchanged package gives identical bytes, so its checksum is unchanged and
 no new S3 object version (hence no 20-minute environment update) is produced.
 
-Upload (`upload_bundle`) writes `s3://<mwaa bucket>/dags/...` with sync semantics (a DAG removed from the
-repo is deleted from the bucket), `plugins.zip`, `requirements.txt` and `startup.sh`, and returns the S3
-object versions of the last three, which `aws mwaa update-environment` needs. Each object carries its
-SHA-256 in `x-amz-meta-sha256` (`dataplatform.s3.put_if_changed`, which the Glue script sync uses too); an
-object whose checksum is unchanged is not uploaded again. The Glue scripts (`include/glue/*.py`) also go to
-`s3://<glue assets bucket>/scripts/<name>`, where the Glue jobs read them.
+**Lambda packages.** MWAA has neither the repo's `lambdas/` nor its lock nor uv, so `streaming_deploy` cannot build
+there: the packages are built here (`build_lambda_packages`, with `lambdas.packaging` and its cache, for the
+architecture each `include/streaming/*.yaml` names: arm64), deterministic, into `lambda-packages/<key>-<arch>.zip`,
+and what was built is written as the manifest `dags/include/streaming/packages.json` (a
+`dataplatform.streaming.packages.PackageSet`: function, architecture, sha256, size, and the bucket and key it is
+staged at, `s3://<code_bucket>/<code_prefix><function name>/<sha256>.zip`). The key names come from the settings,
+so `build` needs the target environment's `DATAPLATFORM_*`, as `upload` does. On MWAA, `build_packages` finds the
+manifest (and no `lambdas/`) and checks each staged object instead of building.
+
+Upload (`upload_bundle`) first stages the Lambda packages the manifest names (by content: an unchanged package is
+not uploaded again), so no DAG ever names a package that is not there; then it writes `s3://<mwaa bucket>/dags/...`
+with sync semantics (a DAG removed from the repo is deleted from the bucket), `plugins.zip`, `requirements.txt`
+and `startup.sh`, and returns the S3 object versions of the last three, which `aws mwaa update-environment`
+needs. Each object carries its SHA-256 in `x-amz-meta-sha256` (`dataplatform.s3.put_if_changed`, which the Glue
+script sync uses too); an object whose checksum is unchanged is not uploaded again. The Glue scripts
+(`include/glue/*.py`) also go to `s3://<glue assets bucket>/scripts/<name>`, where the Glue jobs read them.
 
 MWAA pins `plugins.zip`, `requirements.txt` and `startup.sh` by object version, so the bucket must be
 versioned. On the local stack (any endpoint that is not `*.amazonaws.com`, i.e. moto) versioning is enabled
@@ -52,7 +63,9 @@ if str(REPO / "plugins") not in sys.path:  # `python -m deploy.mwaa` from the re
     sys.path.insert(0, str(REPO / "plugins"))
 
 from dataplatform import s3 as s3_ops  # noqa: E402 - after the path above
+from dataplatform.config import Settings  # noqa: E402
 from dataplatform.s3 import PutResult  # noqa: E402
+from dataplatform.streaming import packages, specs  # noqa: E402
 
 DEFAULT_OUT = REPO / "build" / "mwaa"
 
@@ -64,9 +77,14 @@ SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
 SKIPPED_NAMES = frozenset({".DS_Store"})
 
 DAGS_PREFIX = "dags/"
+LAMBDA_PACKAGES = "lambda-packages"
 GLUE_SCRIPTS_PREFIX = "scripts/"
 
 log = logging.getLogger("deploy.mwaa")
+
+
+class BundleError(RuntimeError):
+    """The bundle cannot be uploaded as it is (no Lambda packages, or a package that is not the manifest's)."""
 
 
 class BucketNotVersionedError(RuntimeError):
@@ -91,6 +109,18 @@ class BundlePaths:
     @property
     def glue_scripts(self) -> list[Path]:
         return sorted((self.dags / "include" / "glue").glob("*.py"))
+
+    @property
+    def lambda_packages(self) -> Path:
+        return self.root / LAMBDA_PACKAGES
+
+    @property
+    def manifest(self) -> Path:
+        """The staged Lambda packages, where `streaming_deploy` reads them on MWAA (`include_dir()/streaming/`)."""
+        return self.dags / "include" / "streaming" / packages.MANIFEST
+
+    def lambda_package(self, package: packages.StagedPackage) -> Path:
+        return self.lambda_packages / f"{package.function}-{package.architecture}.zip"
 
 
 # --- build -------------------------------------------------------------------------------------------------
@@ -125,8 +155,12 @@ def write_deterministic_zip(src: Path, dest: Path) -> None:
             zf.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def build_bundle(out_dir: Path | str = DEFAULT_OUT, repo: Path = REPO) -> BundlePaths:
-    """Build the MWAA bundle from `repo` into `out_dir` (emptied first, so nothing stale survives)."""
+def build_bundle(out_dir: Path | str = DEFAULT_OUT, repo: Path = REPO, *, lambda_packages: bool = True,
+                 settings: Settings | None = None) -> BundlePaths:
+    """Build the MWAA bundle from `repo` into `out_dir` (emptied first, so nothing stale survives).
+
+    `lambda_packages`: also build the Lambda packages and their manifest (`build_lambda_packages`, for `settings`,
+    default `settings()`); without them (the fast tests of the Airflow part) `upload_bundle` refuses the bundle."""
     out = Path(out_dir).resolve()
     if repo.resolve().is_relative_to(out):
         raise ValueError(f"refusing to empty {out}: it contains the repo")
@@ -134,6 +168,8 @@ def build_bundle(out_dir: Path | str = DEFAULT_OUT, repo: Path = REPO) -> Bundle
         raise ValueError("dags/include exists in the repo: it would collide with include/ shipped as dags/include")
     if not (repo / "plugins" / "dataplatform" / "__init__.py").is_file():
         raise FileNotFoundError(f"no dataplatform package under {repo / 'plugins'}")
+    if (repo / "include" / "streaming" / packages.MANIFEST).exists():
+        raise ValueError(f"include/streaming/{packages.MANIFEST} exists in the repo: the bundle writes it")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -151,7 +187,19 @@ def build_bundle(out_dir: Path | str = DEFAULT_OUT, repo: Path = REPO) -> Bundle
     write_deterministic_zip(repo / "plugins", bundle.plugins_zip)
     shutil.copyfile(repo / "requirements.txt", bundle.requirements)
     shutil.copyfile(repo / "startup.sh", bundle.startup)
+    if lambda_packages:
+        build_lambda_packages(bundle, settings or _settings())
     return bundle
+
+
+def build_lambda_packages(bundle: BundlePaths, settings: Settings) -> packages.PackageSet:
+    """Build each function of the bundle's `include/streaming/` for its file's architecture (as on AWS) into
+    `lambda-packages/`, and write the manifest of where they are to be staged; returns the manifest."""
+    the_specs = specs.load(settings, bundle.dags / "include" / "streaming")
+    built = packages.build(the_specs, packages.Target(emulated=False), None, upload=False,
+                           out_dir=bundle.lambda_packages)
+    bundle.manifest.write_text(json.dumps(built.payload(), indent=2, sort_keys=True) + "\n")
+    return built
 
 
 # --- upload ------------------------------------------------------------------------------------------------
@@ -204,14 +252,30 @@ def sync_dags(s3_client: Any, bucket: str, dags_dir: Path) -> dict[str, list[str
     return {"uploaded": uploaded, "deleted": stale}
 
 
+def stage_lambda_packages(bundle: BundlePaths, s3_client: Any) -> packages.PackageSet:
+    """Put each package the bundle's manifest names at its staging key (unless the same bytes are there)."""
+    if not bundle.manifest.is_file():
+        raise BundleError(f"{bundle.root} has no Lambda packages ({bundle.manifest} is missing): build it with "
+                          "`python -m deploy.mwaa build`, or streaming_deploy could not deploy on MWAA")
+    manifest = packages.PackageSet.from_payload(bundle.manifest.read_text(), source=str(bundle.manifest))
+    for package in manifest.packages.values():
+        path = bundle.lambda_package(package)
+        if not path.is_file() or sha256_of(path) != package.sha256:
+            raise BundleError(f"{path} is not the package {package.short} the manifest names: build the bundle again")
+        put_if_changed(s3_client, package.bucket, package.key, path)
+    return manifest
+
+
 def upload_bundle(bundle: BundlePaths, bucket: str, s3_client: Any, *, glue_bucket: str | None = None,
                   enable_versioning: bool | None = None) -> dict[str, str]:
     """Upload `bundle` to the MWAA environment bucket; return the object versions MWAA must be given.
 
-    `glue_bucket` defaults to `settings().glue_assets_bucket`; `enable_versioning` to "only on a local
-    endpoint" (see the module docstring).
+    The Lambda packages are staged first (`stage_lambda_packages`), so the manifest in `dags/` never names a
+    package that is not staged. `glue_bucket` defaults to `settings().glue_assets_bucket`; `enable_versioning`
+    to "only on a local endpoint" (see the module docstring).
     """
     ensure_versioning(s3_client, bucket, enable_versioning)
+    stage_lambda_packages(bundle, s3_client)
     versions: dict[str, str] = {}
     for key, path in bundle.versioned_objects.items():
         version = put_if_changed(s3_client, bucket, key, path, need_version=True).version_id
@@ -258,6 +322,9 @@ def main(argv: list[str] | None = None) -> None:
 
     bundle = build_bundle(args.out)
     log.info("built %s (plugins.zip sha256 %s)", bundle.root, sha256_of(bundle.plugins_zip))
+    for package in packages.PackageSet.from_payload(bundle.manifest.read_text()).packages.values():
+        log.info("lambda package %s (%s): sha256 %s -> s3://%s/%s", package.function, package.architecture,
+                 package.short, package.bucket, package.key)
     if args.command == "build":
         return
 

@@ -44,12 +44,14 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
@@ -69,6 +71,7 @@ PLATFORMS = {"arm64": "aarch64-manylinux_2_28", "x86_64": "x86_64-manylinux_2_28
 2.34, so manylinux_2_28 wheels load there)."""
 DEPS_CACHE = REPO / "build" / "lambdas" / "deps"
 PACKAGE_CACHE = REPO / "build" / "lambdas" / "packages"
+PACKAGE_COMPRESSLEVEL = 6
 PACKAGE_FORMAT = "2"
 """Part of a deployable package's input digest: bump it when the zip layout changes."""
 
@@ -165,18 +168,21 @@ def _mode(path: Path) -> int:
     return 0o755 if path.stat().st_mode & 0o111 else ZIP_FILE_MODE
 
 
+def _entry(name: str, mode: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # Unix, so the mode below means the same on every build host
+    info.external_attr = (0o100000 | mode) << 16
+    return info
+
+
 def write_zip(dest: Path, members: Mapping[str, Path], *, compresslevel: int = 9) -> Path:
     """Write `members` (archive name -> file) to `dest` in name order with fixed timestamps and modes."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         for name in sorted(members):
-            path = members[name]
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, so the mode below means the same on every build host
-            info.external_attr = (0o100000 | _mode(path)) << 16
-            zf.writestr(info, path.read_bytes(), compresslevel=compresslevel)
+            zf.writestr(_entry(name, _mode(members[name])), members[name].read_bytes(), compresslevel=compresslevel)
     tmp.replace(dest)
     return dest
 
@@ -189,14 +195,16 @@ def build_zip(function: str, out_dir: Path = DEFAULT_OUT) -> Path:
 # --- deployable packages: code + the locked dependencies for the Lambda runtime -------------------------------
 
 
+@cache
 def uv_command() -> list[str]:
-    """How to run uv here: on PATH, else as a module of this or the base interpreter."""
-    found = shutil.which("uv")
-    if found:
-        return [found]
-    for python in dict.fromkeys((sys.executable, getattr(sys, "_base_executable", sys.executable))):
-        if subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0:
-            return [python, "-m", "uv"]
+    """How to run uv here: on PATH, else as a module of this or the base interpreter; the first that answers
+    `--version` (a version manager's shim on PATH may exist and still fail)."""
+    candidates = [[found]] if (found := shutil.which("uv")) else []
+    candidates += [[python, "-m", "uv"] for python in
+                   dict.fromkeys((sys.executable, getattr(sys, "_base_executable", sys.executable)))]
+    for command in candidates:
+        if subprocess.run([*command, "--version"], capture_output=True).returncode == 0:
+            return command
     raise FileNotFoundError("uv is needed to install the Lambda dependencies (scripts/bootstrap.sh installs it)")
 
 
@@ -247,20 +255,93 @@ def _shipped(name: str) -> bool:
                 or name == ".complete")
 
 
+def _digest_line(name: str, path: Path) -> str:
+    return f"{name}\0{_mode(path):o}\0{file_sha256(path)}\n"
+
+
+@cache
+def _dependency_listing(deps: Path) -> tuple[tuple[str, Path, str], ...]:
+    """(archive name, file, digest line) of each shipped file of a dependencies folder, read once per process: a
+    completed folder never changes (another lock or platform is another folder)."""
+    members = ((p.relative_to(deps).as_posix(), p) for p in _files(deps))
+    return tuple((name, path, _digest_line(name, path)) for name, path in members if _shipped(name))
+
+
 def dependency_members(deps: Path) -> dict[str, Path]:
     """Archive name -> file for an installed dependencies folder (no caches, no bytecode, nothing host-specific)."""
-    members = {p.relative_to(deps).as_posix(): p for p in _files(deps)}
-    return {name: path for name, path in members.items() if _shipped(name)}
+    return {name: path for name, path, _ in _dependency_listing(deps)}
+
+
+def _check_no_clash(function: str, code: Iterable[str], deps: Iterable[str]) -> None:
+    clash = {n.split("/")[0] for n in code} & {n.split("/")[0] for n in deps}
+    if clash:
+        raise ValueError(f"{function}: {', '.join(sorted(clash))} both in the function's code and a dependency")
 
 
 def package_members(function: str, architecture: str, source: Path | None = None) -> dict[str, Path]:
     """Archive name -> file for a deployable package: the function's code and its dependencies."""
     code = zip_members(function, source)
     deps = dependency_members(dependencies_dir(architecture))
-    clash = {n.split("/")[0] for n in code} & {n.split("/")[0] for n in deps}
-    if clash:
-        raise ValueError(f"{function}: {', '.join(sorted(clash))} both in the function's code and a dependency")
+    _check_no_clash(function, code, deps)
     return dict(sorted({**code, **deps}.items()))
+
+
+def compressed_dependencies(deps: Path) -> Path:
+    """`<deps>.zip` beside the folder: its shipped files as `write_zip` writes them at the packages' level, made once
+    per dependencies folder. A package copies these entries' compressed bytes (`write_package`) instead of
+    compressing the same ~100 MB again for every change of a function's code."""
+    path = deps.with_name(f"{deps.name}.zip")
+    if not path.exists():
+        with _locked(deps.with_name(".lock")):
+            if not path.exists():
+                write_zip(path, dependency_members(deps), compresslevel=PACKAGE_COMPRESSLEVEL)
+    return path
+
+
+def _raw_entry(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The compressed bytes of one entry, as stored (after its local header)."""
+    assert source.fp is not None
+    source.fp.seek(info.header_offset)
+    header = source.fp.read(zipfile.sizeFileHeader)
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    source.fp.seek(info.header_offset + zipfile.sizeFileHeader + name_length + extra_length)
+    return source.fp.read(info.compress_size)
+
+
+def _append_compressed(dest: zipfile.ZipFile, info: zipfile.ZipInfo, raw: bytes) -> None:
+    """Append an entry whose compressed bytes are already made: the local header and data `ZipFile.writestr` would
+    write for the same file (sizes and CRC known up front, so the header is written once instead of patched)."""
+    assert dest.fp is not None
+    entry = _entry(info.filename, (info.external_attr >> 16) & 0o777)
+    entry.CRC, entry.compress_size, entry.file_size = info.CRC, info.compress_size, info.file_size
+    entry.flag_bits = 0
+    dest.fp.seek(dest.start_dir)
+    entry.header_offset = dest.fp.tell()
+    dest.fp.write(entry.FileHeader(False))
+    dest.fp.write(raw)
+    dest.start_dir = dest.fp.tell()
+    dest.filelist.append(entry)
+    dest.NameToInfo[entry.filename] = entry
+    dest._didModify = True  # so close() writes the central directory
+
+
+def write_package(dest: Path, code: Mapping[str, Path], deps: Path) -> Path:
+    """The same bytes as `write_zip(dest, {**code, **dependency_members(deps)}, compresslevel=PACKAGE_COMPRESSLEVEL)`
+    (tested), with the dependencies' entries copied compressed from `compressed_dependencies(deps)`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    with zipfile.ZipFile(compressed_dependencies(deps)) as compressed, zipfile.ZipFile(tmp, "w") as zf:
+        stored = {info.filename: info for info in compressed.infolist()}
+        if stored.keys() != dependency_members(deps).keys():
+            raise RuntimeError(f"{compressed.filename} does not hold {deps}'s files: delete it and build again")
+        for name in sorted({*code, *stored}):
+            if name in code:
+                zf.writestr(_entry(name, _mode(code[name])), code[name].read_bytes(),
+                            compresslevel=PACKAGE_COMPRESSLEVEL)
+            else:
+                _append_compressed(zf, stored[name], _raw_entry(compressed, stored[name]))
+    tmp.replace(dest)
+    return dest
 
 
 @dataclass(frozen=True)
@@ -288,13 +369,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _digest_of(lines: Mapping[str, str]) -> str:
+    digest = hashlib.sha256(f"format {PACKAGE_FORMAT}\n".encode())
+    for name in sorted(lines):
+        digest.update(lines[name].encode())
+    return digest.hexdigest()
+
+
 def inputs_digest(members: Mapping[str, Path]) -> str:
     """sha256 over the package format, every archive name, file content and mode: what decides the zip's bytes."""
-    digest = hashlib.sha256(f"format {PACKAGE_FORMAT}\n".encode())
-    for name in sorted(members):
-        path = members[name]
-        digest.update(f"{name}\0{_mode(path):o}\0{file_sha256(path)}\n".encode())
-    return digest.hexdigest()
+    return _digest_of({name: _digest_line(name, path) for name, path in members.items()})
 
 
 def build_package(function: str, architecture: str, out_dir: Path | None = None, *,
@@ -302,12 +386,18 @@ def build_package(function: str, architecture: str, out_dir: Path | None = None,
     """The deployable zip of `function` for `architecture`: built once per distinct input (cached), copied to
     `<out_dir>/<function>-<architecture>.zip` when `out_dir` is given. `source`: the function's folder, if not
     `lambdas/<function>/`."""
-    members = package_members(function, architecture, source)
-    built = PACKAGE_CACHE / f"{function}-{architecture}-{inputs_digest(members)[:32]}.zip"
-    if not built.exists():
+    code = zip_members(function, source)
+    deps = dependencies_dir(architecture)
+    listing = _dependency_listing(deps)
+    _check_no_clash(function, code, (name for name, _, _ in listing))
+    lines = {name: line for name, _, line in listing} | {name: _digest_line(name, p) for name, p in code.items()}
+    built = PACKAGE_CACHE / f"{function}-{architecture}-{_digest_of(lines)[:32]}.zip"  # = inputs_digest(members)
+    if built.exists():
+        os.utime(built)  # recently used: `_prune` keeps it
+    else:
         with _locked(PACKAGE_CACHE / ".lock"):
             if not built.exists():
-                write_zip(built, members, compresslevel=6)
+                write_package(built, code, deps)
         _prune(function, architecture, keep=built)
     path = built
     if out_dir is not None:
@@ -319,7 +409,7 @@ def build_package(function: str, architecture: str, out_dir: Path | None = None,
 
 
 def _prune(function: str, architecture: str, *, keep: Path, newest: int = 3) -> None:
-    """Keep the cache small: the `newest` packages of one function and architecture (and `keep`)."""
+    """Keep the cache small: the `newest` (most recently used) packages of one function and architecture."""
     older = sorted(PACKAGE_CACHE.glob(f"{function}-{architecture}-*.zip"), key=lambda p: p.stat().st_mtime,
                    reverse=True)[newest:]
     for path in older:

@@ -1,5 +1,6 @@
 """The MWAA bundle works where MWAA puts it: unpacked into MWAA's layout, with only plugins.zip on the path,
-every DAG imports, the package finds `dags/include/`, and the upload to (moto) S3 is what MWAA needs."""
+every DAG imports, the package finds `dags/include/`, `streaming_deploy` finds the Lambda packages the upload
+staged (and fails clearly when one is missing or differs), and the upload to (moto) S3 is what MWAA needs."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from pathlib import Path
 import boto3
 import pytest
 
+from dataplatform.streaming import packages, specs
 from deploy.mwaa import (
     BucketNotVersionedError,
+    BundleError,
     BundlePaths,
     build_bundle,
     is_local_endpoint,
     sha256_of,
+    stage_lambda_packages,
     upload_bundle,
     write_deterministic_zip,
 )
@@ -55,14 +59,13 @@ print(json.dumps({
 """
 
 
+def _mwaa_env(dags: Path, plugins: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(plugins), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins)}
+
+
 def _parse(dags: Path, plugins: Path, cwd: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(plugins),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
-    }
-    return subprocess.Popen([sys.executable, "-c", PARSE, str(dags)], env=env, cwd=cwd,
+    return subprocess.Popen([sys.executable, "-c", PARSE, str(dags)], env=_mwaa_env(dags, plugins), cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -72,20 +75,49 @@ def _result(proc: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+# `streaming_deploy`'s package step, run on the unpacked bundle once per line read from stdin (the test changes S3
+# in between): one `RESULT <json>` line each, the PackageSet or the error (Airflow logs to stdout too).
+RESULT = "RESULT "
+BUILD_PACKAGES = """
+import importlib.util, json, sys
+from dataplatform.streaming import packages, steps
+print("RESULT", json.dumps({"lambdas_importable": importlib.util.find_spec("lambdas") is not None,
+                            "repo_lambdas": str(packages.repo_lambdas() or "")}), flush=True)
+for _ in sys.stdin:
+    try:
+        print("RESULT", json.dumps({"built": steps.build_packages(dry_run=False).payload()}), flush=True)
+    except Exception as exc:
+        print("RESULT", json.dumps({"error": type(exc).__name__, "message": str(exc)}), flush=True)
+"""
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> BundlePaths:
-    return build_bundle(tmp_path_factory.mktemp("build") / "mwaa")
+    """The Airflow part of the bundle (no Lambda packages: those need the Lambda runtime's wheels)."""
+    return build_bundle(tmp_path_factory.mktemp("build") / "mwaa", lambda_packages=False)
 
 
 @pytest.fixture(scope="module")
-def airflow_home(bundle: BundlePaths, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def full_bundle(tmp_path_factory: pytest.TempPathFactory) -> BundlePaths:
+    """The bundle as `python -m deploy.mwaa build` makes it, Lambda packages included (arm64 wheels: slow; the
+    packages come from `lambdas.packaging`'s cache when unchanged)."""
+    return build_bundle(tmp_path_factory.mktemp("build_full") / "mwaa")
+
+
+def _unpack(bundle: BundlePaths, root: Path) -> Path:
     """The bundle unpacked as MWAA does: <root>/usr/local/airflow/{dags,plugins,requirements.txt,startup.sh}."""
-    home = tmp_path_factory.mktemp("mwaa_container") / "usr" / "local" / "airflow"
+    home = root / "usr" / "local" / "airflow"
     shutil.copytree(bundle.dags, home / "dags")
     with zipfile.ZipFile(bundle.plugins_zip) as zf:
         zf.extractall(home / "plugins")
     shutil.copyfile(bundle.requirements, home / "requirements.txt")
     shutil.copyfile(bundle.startup, home / "startup.sh")
+    return home
+
+
+@pytest.fixture(scope="module")
+def airflow_home(bundle: BundlePaths, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = _unpack(bundle, tmp_path_factory.mktemp("mwaa_container"))
     (home / "dags" / "include" / "airflowignore_probe.py").write_text(INCLUDE_PROBE)
     return home
 
@@ -110,6 +142,27 @@ def test_bundle_has_mwaas_layout(bundle: BundlePaths) -> None:
             assert (bundle.dags / "include" / path.relative_to(REPO / "include")).read_bytes() == path.read_bytes()
     assert not [p for p in bundle.root.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
     assert bundle.startup.read_bytes() == (REPO / "startup.sh").read_bytes()
+
+
+@pytest.mark.slow
+def test_bundle_ships_the_lambda_packages_of_a_fresh_build_and_their_manifest(full_bundle: BundlePaths) -> None:
+    from dataplatform.config import settings
+
+    assert sorted(p.name for p in full_bundle.root.iterdir()) == [
+        "dags", "lambda-packages", "plugins.zip", "requirements.txt", "startup.sh"]
+    shipped = packages.PackageSet.from_payload(full_bundle.manifest.read_text())
+    configured = specs.load(settings(), REPO / "include" / "streaming")
+    fresh = packages.build(configured, packages.Target(emulated=False), None, upload=False)
+    assert shipped == fresh and not shipped.staged
+    assert full_bundle.manifest == full_bundle.dags / "include" / "streaming" / "packages.json"
+    for key, spec in configured.functions.items():
+        package = shipped.packages[key]
+        assert package.architecture == spec.architecture == "arm64", "built for AWS, not for this machine"
+        assert (package.bucket, package.key) == (settings().mwaa_bucket,
+                                                 f"lambda-packages/{spec.name}/{package.sha256}.zip")
+        assert sha256_of(full_bundle.lambda_package(package)) == package.sha256
+    assert sorted(p.name for p in full_bundle.lambda_packages.iterdir()) == [
+        f"{key}-arm64.zip" for key in sorted(configured.functions)]
 
 
 def test_plugins_zip_holds_the_package_at_its_root(bundle: BundlePaths) -> None:
@@ -244,9 +297,11 @@ def s3(local_stack: object) -> object:
 
 
 @pytest.mark.stack
-def test_upload_puts_mwaas_layout_in_a_versioned_bucket(bundle: BundlePaths, s3: object) -> None:
+@pytest.mark.slow
+def test_upload_puts_mwaas_layout_in_a_versioned_bucket(full_bundle: BundlePaths, s3: object) -> None:
     from dataplatform.config import settings
 
+    bundle = full_bundle
     region = settings().region
     bucket, glue_bucket = _new_bucket(s3, region, "mwaa"), _new_bucket(s3, region, "glue")
     # GIVEN a DAG deployed earlier that is no longer in the repo, in a bucket that is not versioned yet
@@ -270,6 +325,10 @@ def test_upload_puts_mwaas_layout_in_a_versioned_bucket(bundle: BundlePaths, s3:
     # and the Glue scripts are where the Glue jobs read them
     glue_keys = {o["Key"] for o in s3.list_objects_v2(Bucket=glue_bucket).get("Contents", [])}
     assert glue_keys == {f"scripts/{p.name}" for p in bundle.glue_scripts}
+    # and the Lambda packages the manifest names are staged where it says, with their sha256
+    for package in packages.PackageSet.from_payload(bundle.manifest.read_text()).packages.values():
+        head = s3.head_object(Bucket=package.bucket, Key=package.key)
+        assert head["Metadata"]["sha256"] == package.sha256 and head["ContentLength"] == package.size
 
     # WHEN the same bundle is uploaded again THEN nothing new is written: same versions, one version each
     assert upload_bundle(bundle, bucket, s3, glue_bucket=glue_bucket) == versions
@@ -286,3 +345,66 @@ def test_unversioned_bucket_is_refused_when_versioning_may_not_be_enabled(bundle
         upload_bundle(bundle, bucket, s3, glue_bucket=bucket, enable_versioning=False)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+
+
+@pytest.mark.stack
+def test_a_bundle_without_the_lambda_packages_is_not_uploaded(bundle: BundlePaths, s3: object) -> None:
+    from dataplatform.config import settings
+
+    bucket = _new_bucket(s3, settings().region, "nolambda")
+    with pytest.raises(BundleError, match=r"has no Lambda packages .*packages\.json is missing"):
+        upload_bundle(bundle, bucket, s3, glue_bucket=bucket)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+@pytest.mark.stack
+@pytest.mark.slow
+def test_build_packages_on_mwaa_uses_the_staged_packages_and_names_a_missing_or_changed_one(
+        full_bundle: BundlePaths, s3: object, tmp_path: Path) -> None:
+    """GIVEN the bundle unpacked as MWAA does (no `lambdas/`, no lock, no uv) and its packages staged by the upload
+    WHEN `streaming_deploy`'s `build_packages` runs there THEN it returns the manifest's packages, checked in S3;
+    a missing object, then one with other bytes, fail it naming the object and the command that stages it; after
+    that command the step passes again."""
+    home = _unpack(full_bundle, tmp_path)
+    shipped = stage_lambda_packages(full_bundle, s3)
+    stderr = tmp_path / "stderr.txt"
+    with open(stderr, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", BUILD_PACKAGES], cwd=tmp_path, text=True,
+                                env=_mwaa_env(home / "dags", home / "plugins"), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def result() -> dict:
+        for line in proc.stdout:
+            if line.startswith(RESULT):
+                return json.loads(line.removeprefix(RESULT))
+        raise AssertionError(stderr.read_text()[-3000:])
+
+    def build_packages() -> dict:
+        proc.stdin.write("run\n")
+        proc.stdin.flush()
+        return result()
+
+    try:
+        where = result()
+        assert where == {"lambdas_importable": False, "repo_lambdas": ""}, "the repo leaked into the MWAA layout"
+        assert build_packages() == {"built": shipped.model_copy(update={"staged": True}).payload()}
+
+        inference = shipped.packages["model_inference"]
+        s3.delete_object(Bucket=inference.bucket, Key=inference.key)
+        failed = build_packages()
+        assert failed["error"] == "AirflowFailException", "deterministic: no retry"
+        assert f"s3://{inference.bucket}/{inference.key}" in failed["message"]
+        assert "is not staged" in failed["message"] and "python -m deploy.mwaa upload" in failed["message"]
+
+        s3.put_object(Bucket=inference.bucket, Key=inference.key, Body=b"not the package")
+        failed = build_packages()
+        assert f"s3://{inference.bucket}/{inference.key}" in failed["message"]
+        assert f"not the bundle's package {inference.short}" in failed["message"]
+        assert "python -m deploy.mwaa upload" in failed["message"]
+
+        stage_lambda_packages(full_bundle, s3)
+        assert "built" in build_packages(), "the upload the message names repairs it"
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)

@@ -35,23 +35,24 @@ def test_lock_pins_every_requirement_with_hashes() -> None:
 
 
 def test_rebuilding_from_scratch_gives_the_same_bytes(tmp_path: Path) -> None:
-    """Dependencies installed twice into fresh folders and zipped twice with the same code: identical zips; the
-    cached dependencies the builds use are the same files. (The code is copied first: other work may edit the
-    serving package while this runs.)"""
+    """The dependencies installed afresh into an empty folder and zipped entry by entry (`write_zip`) give the same
+    bytes as the package built from the cached install with the cached compressed entries (`write_package`): two
+    independent installs are the same files, and copying compressed entries changes no byte. (The code is copied
+    first: other work may edit the serving package while this runs.)"""
     code = {}
     for name, path in packaging.zip_members("stream_transformation").items():
         code[name] = tmp_path / "code" / name
         code[name].parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, code[name])
-    zips, digests = [], []
-    for run in ("a", "b"):
-        deps = packaging.dependencies_dir("arm64", cache=tmp_path / f"deps-{run}")
-        members = {**code, **packaging.dependency_members(deps)}
-        digests.append(packaging.inputs_digest(members))
-        zips.append(packaging.write_zip(tmp_path / f"{run}.zip", members, compresslevel=6).read_bytes())
-    assert zips[0] == zips[1]
-    cached = {**code, **packaging.dependency_members(packaging.dependencies_dir("arm64"))}
-    assert packaging.inputs_digest(cached) == digests[0] == digests[1]
+    fresh = packaging.dependencies_dir("arm64", cache=tmp_path / "deps")
+    cached = packaging.dependencies_dir("arm64")
+    assert fresh != cached
+    from_scratch = {**code, **packaging.dependency_members(fresh)}
+    packaging.write_zip(tmp_path / "scratch.zip", from_scratch, compresslevel=packaging.PACKAGE_COMPRESSLEVEL)
+    packaging.write_package(tmp_path / "cached.zip", code, cached)
+    assert (tmp_path / "scratch.zip").read_bytes() == (tmp_path / "cached.zip").read_bytes()
+    assert packaging.inputs_digest(from_scratch) == packaging.inputs_digest(
+        {**code, **packaging.dependency_members(cached)})
 
 
 @pytest.mark.parametrize("architecture", ["arm64", "x86_64"])
@@ -76,6 +77,8 @@ def test_package_ships_binaries_for_its_architecture_and_the_locked_versions(arc
 
 def test_the_sha256_follows_the_code_not_where_it_was_built(tmp_path: Path) -> None:
     original = packaging.build_package("model_inference", "arm64")
+    digest = packaging.inputs_digest(packaging.package_members("model_inference", "arm64"))
+    assert original.path.name == f"model_inference-arm64-{digest[:32]}.zip", "the cache is keyed by every input"
     copy = tmp_path / "model_inference"
     shutil.copytree(packaging.LAMBDAS / "model_inference", copy, ignore=shutil.ignore_patterns("__pycache__"))
     assert packaging.build_package("model_inference", "arm64", source=copy).sha256 == original.sha256

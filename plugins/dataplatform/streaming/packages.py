@@ -1,23 +1,39 @@
-"""The functions' deployable zips: built from the repo (`lambdas.packaging`), staged in S3 by content, fetched back.
+"""The functions' deployable zips: built from the repo (`lambdas.packaging`) or named by the MWAA bundle's manifest,
+staged in S3 by content, fetched back.
 
 A package is staged at `s3://<code_bucket>/<code_prefix><function name>/<sha256>.zip`: the key is the content,
 so an unchanged package is neither uploaded again (`dataplatform.s3.put_if_changed`) nor deployed again (its
 `CodeSha256` equals the function's). Any later task, on any worker, fetches the same bytes by key and checks the
 sha256.
 
+**Where the packages come from (`prepare`), decided by what is on disk, never by guessing the platform:**
+
+- *A checkout of the repo* (the local platform, Astro, CI): `lambdas/packaging.py` is beside `plugins/`
+  (`repo_lambdas()`). The packages are built here, as `lambdas.packaging.build_package` builds them (the
+  function's folder, the serving package, the locked wheels, with uv), and staged unless it is a dry run.
+- *The MWAA bundle*: MWAA deploys only `dags/` and `plugins.zip`, so there are no `lambdas/` sources, no lock and
+  no uv. `python -m deploy.mwaa build` builds the packages where the repo is, for each file's architecture, and
+  ships what it built as `dags/include/streaming/packages.json` (`MANIFEST`, a `PackageSet` beside the
+  configuration files); `python -m deploy.mwaa upload` stages them before it uploads the DAGs. Here the packages
+  are resolved from the manifest (`resolve`): each staged object must exist with the manifest's sha256, or the
+  task fails naming the object and the command that stages it. Nothing is built.
+
 **Where the code runs (`Target`).** Against AWS, a function runs on the architecture its file names (arm64). A
 Lambda API that is not AWS's (moto locally, whose `Invoke` only echoes without Docker) cannot run it, so the smoke
 test runs the package here, and a package built for another CPU than this machine's cannot be imported here:
 on an emulated target the functions are built and deployed for this machine's architecture, and the plan says so.
-What is uploaded is then exactly what the smoke test runs.
+What is uploaded is then exactly what the smoke test runs. (A bundle's manifest holds packages for the files'
+architecture: it is meant for AWS.)
 
-Plain Python: no Airflow import (`lambdas.packaging` is imported from the repo root when building).
+Plain Python: no Airflow import (`lambdas.packaging` is imported from the checkout when building).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import platform
+import sys
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,8 +42,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from dataplatform import s3 as s3_ops
-from dataplatform.handoffs import Handoff
+from dataplatform.handoffs import Handoff, HandoffError
 from dataplatform.streaming.specs import FunctionSpec, StreamingSpecs
+
+MANIFEST = "packages.json"
+"""The bundle's manifest of staged packages, beside the configuration files (`dags/include/streaming/` on MWAA)."""
+STAGE_COMMAND = "python -m deploy.mwaa upload"
+"""What stages the bundle's packages (run where the repo is, before the DAGs reach the environment)."""
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
 _MACHINE_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -95,11 +117,25 @@ def staging_key(spec: FunctionSpec, sha256: str) -> str:
     return f"{spec.code_prefix}{spec.name}/{sha256}.zip"
 
 
+def repo_lambdas() -> Path | None:
+    """The repo's `lambdas/` (with its build tooling `packaging.py`) beside `plugins/`: present in a checkout,
+    absent from the MWAA bundle (`plugins.zip` unpacked alone)."""
+    folder = Path(__file__).resolve().parents[3] / "lambdas"
+    return folder if (folder / "packaging.py").is_file() else None
+
+
 def build(specs: StreamingSpecs, target: Target, s3: Any, *, upload: bool, out_dir: Path | None = None,
           sources: Mapping[str, Path] | None = None) -> PackageSet:
     """Build every function's package for its target architecture; upload it (if `upload`) unless the same bytes
-    are already staged. `sources`: function key -> folder, for a function not built from `lambdas/<key>/`."""
-    from lambdas import packaging  # the repo's build tooling: on sys.path from the repo root
+    are already staged. `sources`: function key -> folder, for a function not built from `lambdas/<key>/`;
+    `out_dir`: also copy each zip there as `<key>-<architecture>.zip`."""
+    lambdas = repo_lambdas()
+    if lambdas is None:
+        raise PackageSourceError(f"no lambdas/ beside {Path(__file__).resolve().parents[2]}: packages are built "
+                                 "where the repo is")
+    if str(lambdas.parent) not in sys.path:
+        sys.path.append(str(lambdas.parent))
+    from lambdas import packaging  # the repo's build tooling
 
     staged = {}
     for key, spec in specs.functions.items():
@@ -111,6 +147,77 @@ def build(specs: StreamingSpecs, target: Target, s3: Any, *, upload: bool, out_d
             s3_ops.put_if_changed(s3, item.bucket, item.key, package.path)
         staged[key] = item
     return PackageSet(packages=staged, staged=upload)
+
+
+def prepare(specs: StreamingSpecs, target: Target, s3: Any, *, upload: bool) -> PackageSet:
+    """The packages a deploy uses: built (and staged unless not `upload`) in a checkout of the repo, else resolved
+    from the bundle's manifest beside the configuration files (verified whatever `upload` says)."""
+    if repo_lambdas() is not None:
+        return build(specs, target, s3, upload=upload)
+    manifest = specs.directory / MANIFEST
+    if not manifest.is_file():
+        raise PackageSourceError(
+            f"no Lambda packages: neither the repo's lambdas/ (a checkout) nor the bundle's manifest {manifest}. "
+            f"Build and upload the MWAA bundle where the repo is (`{STAGE_COMMAND}`), then trigger again")
+    return resolve(specs, s3, manifest)
+
+
+def resolve(specs: StreamingSpecs, s3: Any, manifest: Path) -> PackageSet:
+    """The manifest's packages for the configured functions, each checked in S3: it exists and has the manifest's
+    sha256 (`PackageNotStagedError`, `PackageMismatchError` otherwise, naming the object and `STAGE_COMMAND`)."""
+    try:
+        shipped = PackageSet.from_payload(manifest.read_text(encoding="utf-8"), source=str(manifest))
+    except HandoffError as exc:
+        raise PackageSourceError(f"{exc}: build the bundle again (`{STAGE_COMMAND}`)") from exc
+    problems, resolved = [], {}
+    for key, spec in specs.functions.items():
+        item = shipped.packages.get(key)
+        expected = f"s3://{spec.code_bucket}/{spec.code_prefix}{spec.name}/<sha256>.zip ({spec.architecture})"
+        if item is None:
+            problems.append(f"{key}: not in the manifest (it has {', '.join(shipped.packages) or 'nothing'})")
+        elif (item.bucket, item.key, item.architecture) != (spec.code_bucket, staging_key(spec, item.sha256),
+                                                             spec.architecture):
+            problems.append(f"{key}: the manifest has s3://{item.bucket}/{item.key} ({item.architecture}), this "
+                            f"environment's configuration wants {expected}")
+        else:
+            resolved[key] = item
+    if problems:
+        raise PackageSourceError(
+            f"{manifest} does not match the configuration (a bundle built for another environment or from other "
+            f"files?): {'; '.join(problems)}. Build and upload the bundle with this environment's settings "
+            f"(`{STAGE_COMMAND}`)")
+    for item in resolved.values():
+        check_staged(s3, item)
+    return PackageSet(packages=resolved, staged=True)
+
+
+def check_staged(s3: Any, package: StagedPackage) -> None:
+    """The staged object exists and its bytes have the package's sha256 (read through, not trusted from metadata)."""
+    where = f"s3://{package.bucket}/{package.key}"
+    try:
+        body = s3.get_object(Bucket=package.bucket, Key=package.key)["Body"]
+    except s3.exceptions.ClientError as exc:
+        if exc.response["Error"]["Code"] not in _MISSING:
+            raise
+        raise PackageNotStagedError(
+            f"{where} ({package.function}, sha256 {package.short}) is not staged: run `{STAGE_COMMAND}` where the "
+            "repo is (it stages the Lambda packages the bundle names), then trigger streaming_deploy again") from exc
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: body.read(1 << 20), b""):
+        digest.update(chunk)
+    if digest.hexdigest() != package.sha256:
+        raise PackageMismatchError(
+            f"{where} ({package.function}) has sha256 {digest.hexdigest()[:12]}, not the bundle's package "
+            f"{package.short}: the object was overwritten. Run `{STAGE_COMMAND}` to stage it again, then trigger "
+            "streaming_deploy again")
+
+
+class PackageSourceError(RuntimeError):
+    """Neither sources to build from nor a manifest that fits the configuration."""
+
+
+class PackageNotStagedError(RuntimeError):
+    """A package the bundle's manifest names is not in S3."""
 
 
 class PackageMismatchError(RuntimeError):

@@ -17,7 +17,8 @@ from dataplatform.streaming import packages, plan, smoke, specs, sync
 from dataplatform.vectordb import roles
 
 DETERMINISTIC = (specs.SpecError, sync.ReplacementRefusedError, sync.StalePlanError, sync.RollbackError,
-                 smoke.SmokeTestFailed, packages.PackageMismatchError, LookupError)
+                 smoke.SmokeTestFailed, packages.PackageMismatchError, packages.PackageNotStagedError,
+                 packages.PackageSourceError, LookupError)
 """Failures a retry cannot fix: the task fails at once."""
 
 
@@ -43,9 +44,12 @@ def _firehose(s: specs.StreamingSpecs) -> Any:
 
 
 def build_packages(dry_run: bool) -> packages.PackageSet:
+    """Built and staged from the repo's `lambdas/` in a checkout; on MWAA the bundle's staged packages, verified
+    (`packages.prepare`)."""
     s = load_specs()
     target = packages.Target.of(lambda_hook().conn)
-    return packages.build(s, target, aws_client("s3"), upload=not dry_run)
+    with no_retry_on(*DETERMINISTIC):
+        return packages.prepare(s, target, aws_client("s3"), upload=not dry_run)
 
 
 def grant_changes(s: specs.StreamingSpecs) -> list[str]:
