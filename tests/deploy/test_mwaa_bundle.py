@@ -12,6 +12,8 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -38,6 +40,11 @@ CONSTRAINT = re.compile(
 INCLUDE_PROBE = ("from airflow.sdk import dag\n"
                  "raise RuntimeError('dags/include/ was parsed: .airflowignore misses it')\n")
 
+# One interpreter per layout, as an Airflow component there: it parses every DAG and loads the plugins, prints what
+# it found; on the MWAA layout it then stays up as a worker would and runs `streaming_deploy`'s package step once
+# per line read from stdin (the test changes S3 in between). Results are `RESULT <json>` lines: Airflow logs to
+# stdout too.
+RESULT = "RESULT "
 PARSE = """
 import json, sys
 from pathlib import Path
@@ -48,38 +55,17 @@ bag = DagBag(dag_folder=sys.argv[1])
 from airflow import plugins_manager
 plugins_manager.ensure_plugins_loaded()  # as every Airflow component does at start
 package_modules = {p.stem for p in Path(dataplatform.__file__).parent.rglob("*.py")} - {"__init__"}
-print(json.dumps({
+print("RESULT", json.dumps({
     "top_level_package_modules": sorted(package_modules & set(sys.modules)),
     "dag_ids": sorted(bag.dag_ids),
     "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
     "package": dataplatform.__file__,
     "include_dir": str(include_dir()),
     "sys_path": sys.path,
-}))
+}), flush=True)
 """
-
-
-def _mwaa_env(dags: Path, plugins: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(plugins), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins)}
-
-
-def _parse(dags: Path, plugins: Path, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", PARSE, str(dags)], env=_mwaa_env(dags, plugins), cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _result(proc: subprocess.Popen) -> dict:
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1])
-
-
-# `streaming_deploy`'s package step, run on the unpacked bundle once per line read from stdin (the test changes S3
-# in between): one `RESULT <json>` line each, the PackageSet or the error (Airflow logs to stdout too).
-RESULT = "RESULT "
-BUILD_PACKAGES = """
-import importlib.util, json, sys
+SERVE_BUILD_PACKAGES = """
+import importlib.util
 from dataplatform.streaming import packages, steps
 print("RESULT", json.dumps({"lambdas_importable": importlib.util.find_spec("lambdas") is not None,
                             "repo_lambdas": str(packages.repo_lambdas() or "")}), flush=True)
@@ -89,6 +75,42 @@ for _ in sys.stdin:
     except Exception as exc:
         print("RESULT", json.dumps({"error": type(exc).__name__, "message": str(exc)}), flush=True)
 """
+
+
+def _mwaa_env(dags: Path, plugins: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(plugins), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins)}
+
+
+@dataclass
+class Interpreter:
+    proc: subprocess.Popen
+    stderr: Path
+
+    @classmethod
+    def start(cls, script: str, dags: Path, plugins: Path, cwd: Path, stderr: Path) -> Interpreter:
+        with open(stderr, "w") as err:
+            proc = subprocess.Popen([sys.executable, "-c", script, str(dags)], env=_mwaa_env(dags, plugins), cwd=cwd,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+        return cls(proc, stderr)
+
+    def result(self) -> dict:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(RESULT):
+                return json.loads(line.removeprefix(RESULT))
+        raise AssertionError(f"exit {self.proc.wait(timeout=60)}: {self.stderr.read_text()[-3000:]}")
+
+    def build_packages(self) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return self.result()
+
+    def stop(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -104,32 +126,36 @@ def full_bundle(tmp_path_factory: pytest.TempPathFactory) -> BundlePaths:
     return build_bundle(tmp_path_factory.mktemp("build_full") / "mwaa")
 
 
-def _unpack(bundle: BundlePaths, root: Path) -> Path:
+@pytest.fixture(scope="module")
+def airflow_home(bundle: BundlePaths, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundle unpacked as MWAA does: <root>/usr/local/airflow/{dags,plugins,requirements.txt,startup.sh}."""
-    home = root / "usr" / "local" / "airflow"
+    home = tmp_path_factory.mktemp("mwaa_container") / "usr" / "local" / "airflow"
     shutil.copytree(bundle.dags, home / "dags")
     with zipfile.ZipFile(bundle.plugins_zip) as zf:
         zf.extractall(home / "plugins")
     shutil.copyfile(bundle.requirements, home / "requirements.txt")
     shutil.copyfile(bundle.startup, home / "startup.sh")
-    return home
-
-
-@pytest.fixture(scope="module")
-def airflow_home(bundle: BundlePaths, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = _unpack(bundle, tmp_path_factory.mktemp("mwaa_container"))
     (home / "dags" / "include" / "airflowignore_probe.py").write_text(INCLUDE_PROBE)
     return home
 
 
 @pytest.fixture(scope="module")
-def parsed(airflow_home: Path) -> dict[str, dict]:
-    """Both parses run at once: the unpacked bundle and, for the expected ids, the repo itself."""
-    procs = {
-        "mwaa": _parse(airflow_home / "dags", airflow_home / "plugins", airflow_home.parents[2]),
-        "repo": _parse(REPO / "dags", REPO / "plugins", REPO),
-    }
-    return {name: _result(proc) for name, proc in procs.items()}
+def mwaa_worker(airflow_home: Path) -> Iterator[Interpreter]:
+    """An interpreter with only the unpacked bundle (cwd outside the repo): it parses, then serves `build_packages`."""
+    worker = Interpreter.start(PARSE + SERVE_BUILD_PACKAGES, airflow_home / "dags", airflow_home / "plugins",
+                               airflow_home.parents[2], airflow_home.parents[2] / "worker.stderr")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="module")
+def parsed(mwaa_worker: Interpreter, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Both parses run at once: the unpacked bundle's and, for the expected ids, the repo's."""
+    repo = Interpreter.start(PARSE, REPO / "dags", REPO / "plugins", REPO,
+                             tmp_path_factory.mktemp("repo_parse") / "stderr")
+    results = {"mwaa": mwaa_worker.result(), "repo": repo.result()}
+    repo.stop()
+    return results
 
 
 def test_bundle_has_mwaas_layout(bundle: BundlePaths) -> None:
@@ -357,54 +383,45 @@ def test_a_bundle_without_the_lambda_packages_is_not_uploaded(bundle: BundlePath
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
+def test_the_lambda_packages_add_only_their_manifest_to_dags(bundle: BundlePaths, full_bundle: BundlePaths) -> None:
+    def tree(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    assert tree(full_bundle.dags) == {**tree(bundle.dags), "include/streaming/packages.json":
+                                      full_bundle.manifest.read_bytes()}
+    assert full_bundle.plugins_zip.read_bytes() == bundle.plugins_zip.read_bytes()
+
+
 @pytest.mark.stack
 @pytest.mark.slow
 def test_build_packages_on_mwaa_uses_the_staged_packages_and_names_a_missing_or_changed_one(
-        full_bundle: BundlePaths, s3: object, tmp_path: Path) -> None:
-    """GIVEN the bundle unpacked as MWAA does (no `lambdas/`, no lock, no uv) and its packages staged by the upload
-    WHEN `streaming_deploy`'s `build_packages` runs there THEN it returns the manifest's packages, checked in S3;
-    a missing object, then one with other bytes, fail it naming the object and the command that stages it; after
+        full_bundle: BundlePaths, airflow_home: Path, parsed: dict[str, dict], mwaa_worker: Interpreter,
+        s3: object) -> None:
+    """GIVEN the bundle unpacked as MWAA does (no `lambdas/`, no lock, no uv: the Airflow part above plus the
+    manifest, all `python -m deploy.mwaa build` adds to dags/) and its packages staged by the upload WHEN
+    `streaming_deploy`'s `build_packages` runs there THEN it returns the manifest's packages, checked in S3; a
+    missing object, then one with other bytes, fail it naming the object and the command that stages it; after
     that command the step passes again."""
-    home = _unpack(full_bundle, tmp_path)
+    shutil.copyfile(full_bundle.manifest, airflow_home / "dags" / "include" / "streaming" / "packages.json")
     shipped = stage_lambda_packages(full_bundle, s3)
-    stderr = tmp_path / "stderr.txt"
-    with open(stderr, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-c", BUILD_PACKAGES], cwd=tmp_path, text=True,
-                                env=_mwaa_env(home / "dags", home / "plugins"), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=err)
-    assert proc.stdin is not None and proc.stdout is not None
-
-    def result() -> dict:
-        for line in proc.stdout:
-            if line.startswith(RESULT):
-                return json.loads(line.removeprefix(RESULT))
-        raise AssertionError(stderr.read_text()[-3000:])
-
-    def build_packages() -> dict:
-        proc.stdin.write("run\n")
-        proc.stdin.flush()
-        return result()
-
+    inference = shipped.packages["model_inference"]
     try:
-        where = result()
-        assert where == {"lambdas_importable": False, "repo_lambdas": ""}, "the repo leaked into the MWAA layout"
-        assert build_packages() == {"built": shipped.model_copy(update={"staged": True}).payload()}
+        assert mwaa_worker.result() == {"lambdas_importable": False, "repo_lambdas": ""}, "the repo leaked in"
+        assert mwaa_worker.build_packages() == {"built": shipped.model_copy(update={"staged": True}).payload()}
 
-        inference = shipped.packages["model_inference"]
         s3.delete_object(Bucket=inference.bucket, Key=inference.key)
-        failed = build_packages()
+        failed = mwaa_worker.build_packages()
         assert failed["error"] == "AirflowFailException", "deterministic: no retry"
         assert f"s3://{inference.bucket}/{inference.key}" in failed["message"]
         assert "is not staged" in failed["message"] and "python -m deploy.mwaa upload" in failed["message"]
 
         s3.put_object(Bucket=inference.bucket, Key=inference.key, Body=b"not the package")
-        failed = build_packages()
+        failed = mwaa_worker.build_packages()
         assert f"s3://{inference.bucket}/{inference.key}" in failed["message"]
         assert f"not the bundle's package {inference.short}" in failed["message"]
         assert "python -m deploy.mwaa upload" in failed["message"]
 
         stage_lambda_packages(full_bundle, s3)
-        assert "built" in build_packages(), "the upload the message names repairs it"
+        assert "built" in mwaa_worker.build_packages(), "the upload the message names repairs it"
     finally:
-        proc.stdin.close()
-        proc.wait(timeout=60)
+        (airflow_home / "dags" / "include" / "streaming" / "packages.json").unlink()

@@ -132,6 +132,33 @@ def test_zip_is_deterministic(function: str, tmp_path: Path) -> None:
     assert packaging.build_zip(function, tmp_path / "b").read_bytes() == first
 
 
+def test_a_package_copies_compressed_dependencies_into_the_bytes_write_zip_makes(tmp_path: Path) -> None:
+    """`write_package` copies each dependency's compressed entry from `<deps>.zip` instead of compressing it again:
+    the zip is byte for byte the one `write_zip` writes from the same files (names interleaved with the code's,
+    an executable, an empty file, a large compressible one, a non-ASCII name)."""
+    deps = tmp_path / "deps" / "arm64-0123456789abcdef"
+    files = {"zlib_dep/__init__.py": b"VALUE = 1\n", "zlib_dep/data/big.txt": b"row,value\n" * 50_000,
+             "zlib_dep/empty.py": b"", "bin_dep/tool.so": bytes(range(256)) * 64,
+             "caf\u00e9/__init__.py": b"# \xc3\xa9\n", "aaa_first.py": b"print('first')\n"}
+    for name, content in files.items():
+        (deps / name).parent.mkdir(parents=True, exist_ok=True)
+        (deps / name).write_bytes(content)
+    (deps / "bin_dep" / "tool.so").chmod(0o755)
+    (deps / ".complete").write_text("test")
+    code = packaging.zip_members("stream_transformation")
+
+    packaging.write_package(tmp_path / "package.zip", code, deps)
+
+    packaging.write_zip(tmp_path / "reference.zip", {**code, **packaging.dependency_members(deps)},
+                        compresslevel=packaging.PACKAGE_COMPRESSLEVEL)
+    assert (tmp_path / "package.zip").read_bytes() == (tmp_path / "reference.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "package.zip") as archive:
+        assert archive.testzip() is None
+        assert archive.read("zlib_dep/data/big.txt") == files["zlib_dep/data/big.txt"]
+        assert (archive.getinfo("bin_dep/tool.so").external_attr >> 16) & 0o777 == 0o755
+        assert "handler.py" in archive.namelist() and ".complete" not in archive.namelist()
+
+
 def test_runtime_venv_has_no_airflow(runtime_python: Path) -> None:
     probe = _run_in_runtime(runtime_python, "import importlib.util; print(importlib.util.find_spec('airflow'))")
     assert probe.returncode == 0, probe.stderr

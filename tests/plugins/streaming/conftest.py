@@ -1,6 +1,10 @@
-"""A deploy environment per test: its own prefix (functions, delivery stream, secret, code bucket), its own
-database role and schema with a live synthetic model, on the test stack's moto and PostgreSQL; everything it
-created is removed afterwards. `Deployer.deploy()` runs the steps in the order of the `streaming_deploy` DAG."""
+"""A deploy environment: its own prefix (functions, delivery stream, secret, code bucket), its own database role
+and schema with a live synthetic model, on the test stack's moto and PostgreSQL; everything it created is removed
+afterwards. `Deployer.deploy()` runs the steps in the order of the `streaming_deploy` DAG.
+
+`deployer`: a fresh, empty environment per test (for tests that change the account). `deployed`: one environment
+per module, deployed once, for tests that only read the outcome or change their own copy of the files
+(`Deployer.variant`) and leave the account as they found it."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import contextlib
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,12 @@ class Deployer:
     @property
     def target(self) -> packages.Target:
         return packages.Target.of(self.client("lambda"))
+
+    def variant(self, root: Path) -> Deployer:
+        """The same environment through a copy of its files under `root` (edit them without touching the others)."""
+        spec_dir = root / "streaming"
+        shutil.copytree(self.spec_dir, spec_dir)
+        return replace(self, spec_dir=spec_dir, sources=dict(self.sources))
 
     def edit(self, key: str, **changes: Any) -> None:
         """Change top-level fields of one resource file."""
@@ -99,12 +109,12 @@ class Deployer:
         return sync.describe(self.client("lambda"), self.client("firehose"), self.specs)
 
 
-@pytest.fixture
-def deployer(stack_connections, tmp_path: Path) -> Iterator[Deployer]:
+@contextlib.contextmanager
+def environment(stack_connections, root: Path) -> Iterator[Deployer]:
     token = secrets.token_hex(3)
     s = Settings(prefix=f"t{token}", region=REGION, account_id=MOTO_ACCOUNT_ID)
-    spec_dir = tmp_path / "streaming"
-    shutil.copytree(specs.default_directory(), spec_dir)
+    spec_dir = root / "streaming"
+    shutil.copytree(specs.default_directory(), spec_dir, ignore=shutil.ignore_patterns("*.json"))
     role, schema = f"reader_{token}", f"test_deploy_{token}"
     reader = yaml.safe_load((spec_dir / "serving_reader.yaml").read_text())
     reader.update(role=role, schema=schema)
@@ -144,3 +154,24 @@ def deployer(stack_connections, tmp_path: Path) -> Iterator[Deployer]:
         admin.execute(sql.SQL("DROP FUNCTION IF EXISTS {}()").format(sql.Identifier(roles.trigger_name(role))))
         admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
         admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+@pytest.fixture
+def deployer(stack_connections, tmp_path: Path) -> Iterator[Deployer]:
+    """A fresh environment, nothing deployed yet."""
+    with environment(stack_connections, tmp_path) as env:
+        yield env
+
+
+@dataclass(frozen=True)
+class Deployed:
+    env: Deployer
+    first: plan.Plan
+    """The plan the first deploy applied."""
+
+
+@pytest.fixture(scope="module")
+def deployed(stack_connections, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """One environment per module, deployed once (run id `first`)."""
+    with environment(stack_connections, tmp_path_factory.mktemp("deployed")) as env:
+        yield Deployed(env, env.deploy(run_id="first"))

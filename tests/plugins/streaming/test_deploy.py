@@ -1,6 +1,9 @@
 """Deploying the streaming path on moto: first deploy, no-op rerun, code change, configuration change, rollback, a
 broken package, dry run, replacement, invalid configuration. The smoke test runs each new package's handler in a
-clean interpreter against the test's own schema through its own read-only role (real PostgreSQL)."""
+clean interpreter against the test's own schema through its own read-only role (real PostgreSQL).
+
+The tests that only read the first deploy's outcome, or change their own copy of the files and leave the account
+as they found it, share one deployed environment (`deployed`); the others get a fresh one (`deployer`)."""
 
 from __future__ import annotations
 
@@ -27,8 +30,8 @@ def _versions(deployer, key: str) -> list[str]:
             if v["Version"] != "$LATEST"]
 
 
-def test_first_deploy_creates_functions_aliases_and_the_delivery_stream(deployer) -> None:
-    the_plan = deployer.deploy()
+def test_first_deploy_creates_functions_aliases_and_the_delivery_stream(deployed) -> None:
+    deployer, the_plan = deployed.env, deployed.first
     assert [f.exists for f in the_plan.functions] == [False, False] and the_plan.streams[0].action == "create"
     lam, s = deployer.client("lambda"), deployer.specs
     for key, spec in s.functions.items():
@@ -58,10 +61,10 @@ def test_first_deploy_creates_functions_aliases_and_the_delivery_stream(deployer
         sync.rollback(lam, s, "rollback")
 
 
-def test_second_run_with_nothing_changed_changes_nothing(deployer) -> None:
-    deployer.deploy()
+def test_second_run_with_nothing_changed_changes_nothing(deployed) -> None:
+    deployer = deployed.env
     before = deployer.describe()
-    again = deployer.deploy()
+    again = deployer.deploy(run_id="again")
     assert not again.changed, again.text()
     assert "plan: nothing to change" in again.text()
     assert deployer.describe() == before
@@ -131,17 +134,26 @@ def test_broken_package_fails_the_smoke_test_and_leaves_the_alias(deployer, brea
     assert retry.function(TRANSFORMATION).publish, "the next run tests the new code again before publishing"
 
 
-def test_dry_run_changes_nothing(deployer) -> None:
+def test_dry_run_on_an_empty_account_creates_and_uploads_nothing(deployer) -> None:
     first = deployer.deploy(dry_run=True)
     assert first.changed and "+ create function" in first.text() and "+ create delivery stream" in first.text()
     assert all(v is None for v in deployer.describe()["functions"].values())
+    assert all(v is None for v in deployer.describe()["streams"].values())
     assert deployer.client("s3").list_objects_v2(Bucket=deployer.settings.mwaa_bucket).get("KeyCount") == 0
-    deployer.deploy()
-    before = deployer.describe()
+
+
+def test_dry_run_of_a_change_changes_nothing(deployed, tmp_path) -> None:
+    before = deployed.env.describe()
+    deployer = deployed.env.variant(tmp_path)
     deployer.edit(INFERENCE, memory_mb=512)
+    handler = deployer.source(INFERENCE) / "handler.py"
+    handler.write_text(handler.read_text() + "\n# a change to the code\n")
     pending = deployer.deploy(dry_run=True)
     assert pending.function(INFERENCE).configuration_changes == ["~ MemorySize: 1024 -> 512"]
-    assert deployer.describe() == before
+    assert pending.function(INFERENCE).update_code
+    assert deployed.env.describe() == before
+    staged = {o["Key"] for o in deployer.client("s3").list_objects_v2(Bucket=deployer.settings.mwaa_bucket)["Contents"]}
+    assert staged == {p.key for p in deployed.env.build(upload=False).packages.values()}, "the new zip not uploaded"
 
 
 def test_a_change_the_service_cannot_make_in_place_needs_accept_replacement(deployer) -> None:
@@ -178,38 +190,37 @@ def test_in_place_stream_change_updates_the_destination(deployer) -> None:
     ({"database_role": "nobody"}, "database_role: no database_role file 'nobody'"),
     ({"smoke_test": {"kind": "firehose_transformation", "records": [{}], "expect": []}},
      "smoke_test.firehose_transformation: Value error, expect has 0 results for 1 records"),
+    ({"timeout_seconds": 0}, "timeout_seconds: Input should be greater than or equal to 1"),
 ])
-def test_invalid_configuration_file_is_rejected_naming_the_field(deployer, changes: dict, field: str) -> None:
+def test_invalid_configuration_file_is_rejected_naming_the_field_before_any_call(deployed, tmp_path, changes: dict,
+                                                                                 field: str) -> None:
+    before = deployed.env.describe()
+    deployer = deployed.env.variant(tmp_path)
     deployer.edit(TRANSFORMATION, **changes)
     with pytest.raises(specs.SpecError) as error:
-        deployer.deploy(dry_run=True)
-    assert f"stream_transformation.yaml: {field}" in str(error.value)
-    names = {f["FunctionName"] for f in deployer.client("lambda").list_functions()["Functions"]}
-    assert f"{deployer.settings.prefix}-stream-transformation" not in names
-
-
-def test_invalid_configuration_is_rejected_before_any_call(deployer) -> None:
-    deployer.deploy()
-    before = deployer.describe()
-    deployer.edit(INFERENCE, timeout_seconds=0)
-    with pytest.raises(specs.SpecError, match=r"model_inference.yaml: timeout_seconds: Input should be greater"):
         deployer.deploy()
-    deployer.edit(INFERENCE, timeout_seconds=10)
-    assert deployer.describe() == before
+    assert f"stream_transformation.yaml: {field}" in str(error.value)
+    assert deployed.env.describe() == before, "nothing was called"
 
 
-def test_a_plan_made_before_the_account_changed_is_not_applied(deployer) -> None:
-    deployer.deploy()
+def test_a_plan_made_before_the_account_changed_is_not_applied(deployed, tmp_path) -> None:
+    deployer = deployed.env.variant(tmp_path)
     built = deployer.build()
     deployer.edit(INFERENCE, memory_mb=512)
     shown = deployer.plan(built)
-    lam = deployer.client("lambda")
-    lam.update_function_configuration(FunctionName=deployer.specs.functions[INFERENCE].name, MemorySize=256)
-    with pytest.raises(sync.StalePlanError, match="MemorySize: 256 -> 512"):
-        sync.check_plan(shown, deployer.plan(built))
+    lam, name = deployer.client("lambda"), deployer.specs.functions[INFERENCE].name
+    lam.update_function_configuration(FunctionName=name, MemorySize=256)
+    try:
+        with pytest.raises(sync.StalePlanError, match="MemorySize: 256 -> 512"):
+            sync.check_plan(shown, deployer.plan(built))
+    finally:
+        lam.update_function_configuration(FunctionName=name, MemorySize=1024)
+        sync.wait_for_updates(lam, [name])
+    assert not deployed.env.plan(built).changed, "the shared environment is as the first deploy left it"
 
 
-def test_local_target_builds_for_this_machine(deployer) -> None:
+def test_local_target_builds_for_this_machine(deployed) -> None:
+    deployer = deployed.env
     target = deployer.target
     assert target.emulated and target.endpoint == deployer.stack.cfg.moto_endpoint
     assert "instead of arm64" in target.describe(deployer.specs)
