@@ -6,12 +6,13 @@
     up       start + the local Airflow platform (api-server on LOCAL_AIRFLOW_PORT, default 8080; scheduler with
              the LocalExecutor, dag-processor, triggerer; metadata DB on the stack's PostgreSQL), wait until
              every component is ready, print the UI address and login
-    down     stop the platform's processes, then the stack (= stop)
+    down     stop the order simulator and the platform's processes, then the stack (= stop)
     status   query each service and each platform component for real (--only stack|platform)
     env      print `export` lines pointing a shell at the stack (`eval "$(python -m devstack env)"`);
              --platform: at the running platform's metadata DB instead (`airflow dags list` etc.)
     seed     (re)load the source database (--scale sample|production, --order-timestamps)
-    demo     up + seed + trigger the pipeline through the REST API + print a summary; the platform keeps running
+    demo     up + seed (with orders.orderTimestamp) + the order simulator in the background + trigger the pipeline
+             and the freshness DAGs through the REST API + print a summary; the platform keeps running
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import shlex
 import subprocess
 import sys
 
-from devstack import stack
+from devstack import order_simulator, stack
 from devstack.airflow_local import PlatformConfig, components
 from devstack.airflow_local.settings import MARKER
 from devstack.connections import StackConnections
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "up":
         cmd_up(cfg, platform)
     elif args.command in ("down", "stop"):  # the platform needs the stack: stopping the stack stops it first
+        if order_simulator.stop_background(cfg):  # it writes to the stack's MariaDB
+            print("stopped the order simulator")
         leftovers = components.down(platform)
         if leftovers:
             print(f"ended {len(leftovers)} platform process(es) that had left their group: {leftovers}")
@@ -108,12 +111,15 @@ def main(argv: list[str] | None = None) -> None:
         _apply_env(cfg)
         cmd_seed(cfg, args.scale, args.order_timestamps)
     elif args.command == "demo":
-        from devstack.demo import run_demo
+        from devstack import demo
 
         cmd_start(cfg)
-        cmd_seed(cfg, args.scale)
+        demo.hold_freshness_dags(platform)  # a running platform's refresh must not read the source being reloaded
+        order_simulator.stop_background(cfg)  # nor may orders arrive while it is
+        cmd_seed(cfg, args.scale, order_timestamps=True)  # the sales dashboard needs the announced column
+        demo.start_sales(cfg)
         components.up(platform)
-        run_demo(cfg, platform)
+        demo.run_demo(cfg, platform)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,23 @@
 """The end-to-end demo on the running local platform: the pipeline runs triggered through Airflow's REST API, as
 the UI's trigger button does, then a summary. The platform keeps running afterwards (`make down` stops it).
 
+0. Before the source is (re)seeded, with the announced `orders.orderTimestamp` (`python -m devstack demo`):
+   `hold_freshness_dags` pauses the two freshness DAGs of a platform that already runs and waits for their running
+   runs, so no refresh reads a source being reloaded; `start_sales` then empties the dashboard tables (they were
+   built from the previous source) and starts the order simulator in the background (6 orders a minute for an
+   hour; `make down` stops it).
 1. The Asset-scheduled DAGs (`reference_model_training`, `embeddings_load`) are unpaused first, so the export's
    Asset event starts them, as it does on MWAA.
 2. `platform_healthcheck` and `training_data_export` are triggered, then unpaused. On a fresh platform each is
    triggered for its due slot (the DAG's `next_dagrun_logical_date`, e.g. last Monday 03:00): unpausing a DAG
    whose slot is already due makes the scheduler start that run at once, and with the demo's run in the slot it
    starts no second one. Otherwise the run is for now, and the export's `export_date` is the run's date.
-3. The demo waits for those runs, then for the training and the load that the Asset events start.
-4. Every other DAG is unpaused last, so the platform goes on as MWAA would: the schedules (the 15-minute dashboard
+3. The demo waits for those runs, then for the training and the load that the Asset events start, then streams
+   events end to end (Kinesis, Firehose, the Lambda: the metrics the watchdog reads).
+4. `dashboard_sales_refresh` is triggered (due slot, as above) and must succeed; then `pipeline_watchdog`, whose
+   run ends red when a check breaches (by design: the check's task fails and alerts): its verdicts are printed,
+   and that is not a demo failure.
+5. Every other DAG is unpaused last, so the platform goes on as MWAA would: the schedules (the 15-minute dashboard
    refresh, the 5-minute watchdog, the hourly healthcheck, Monday's export) run until `make down`.
 """
 
@@ -16,11 +25,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import httpx
 
 from devstack.airflow_local import PlatformConfig, components
 from devstack.airflow_local.rest_api import AirflowApi
@@ -28,7 +39,11 @@ from devstack.airflow_local.settings import ADMIN_USER
 from devstack.stack import StackConfig
 
 ASSET_SCHEDULED = ("reference_model_training", "embeddings_load")
+DASHBOARD = "dashboard_sales_refresh"
+WATCHDOG = "pipeline_watchdog"
 RUN_TIMEOUT = 1800.0
+ORDER_RATE = 6.0  # orders a minute from the background order simulator
+ORDER_DURATION = 3600.0  # seconds, or until `make down`
 
 
 def trigger(api: AirflowApi, dag_id: str, conf: Callable[[datetime], dict[str, Any]] | None = None
@@ -50,9 +65,56 @@ def finished(api: AirflowApi, run: dict[str, Any], platform: PlatformConfig) -> 
     return run
 
 
+def hold_freshness_dags(platform: PlatformConfig, timeout: float = 600.0) -> None:
+    """On a platform that already runs (a second `make demo`): pause the two freshness DAGs once their active runs
+    have finished, so none reads the source while it is reloaded. `trigger_due` unpauses them later."""
+    if any(state != "ready" for state in components.check(platform).values()):
+        return  # not running (or not all of it): `components.up` starts it after the seed
+    api = components.api(platform)
+    dags = api.dags()
+    for dag_id in (DASHBOARD, WATCHDOG):
+        if dag_id in dags:
+            pause_when_idle(api, dag_id, timeout)
+
+
+def pause_when_idle(api: AirflowApi, dag_id: str, timeout: float = 600.0) -> None:
+    """Pause `dag_id` with no run of it left queued or running. The scheduler advances no run of a paused DAG (a run
+    caught by the pause would stay running), so active runs are waited for with the DAG unpaused."""
+    while True:
+        active = [run for run in api.runs(dag_id) if run["state"] in ("queued", "running")]
+        if not active:
+            api.pause(dag_id)
+            active = [run for run in api.runs(dag_id) if run["state"] in ("queued", "running")]
+            if not active:
+                return
+        api.unpause(dag_id)  # until its active runs (and any a schedule tick creates meanwhile) have finished
+        for run in active:
+            print(f"==> waiting for {dag_id} run {run['dag_run_id']} to finish", flush=True)
+            api.wait_for_run(dag_id, run["dag_run_id"], timeout=timeout)
+
+
+def start_sales(cfg: StackConfig) -> int:
+    """After the source was (re)seeded: empty the dashboard tables (built from the previous source; the next refresh
+    rebuilds them from scratch) and start the background order simulator (a running one is stopped first)."""
+    from devstack import order_simulator
+    from devstack.connections import StackConnections
+    from devstack.stack import load_secrets
+
+    with StackConnections(cfg, load_secrets(cfg)).vector_db(autocommit=True) as pg:
+        for table in ("analytics.sales_hourly", "analytics.sales_refresh_runs"):
+            if pg.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
+                pg.execute(f"TRUNCATE {table}")
+    order_simulator.stop_background(cfg)
+    pid = order_simulator.start_background(cfg, rate=ORDER_RATE, duration=ORDER_DURATION)
+    print(f"==> order simulator: {ORDER_RATE:g} orders/min for {ORDER_DURATION / 60:.0f} min in the background "
+          f"(pid {pid}, log {cfg.run_dir / 'order_simulator.log'})", flush=True)
+    return pid
+
+
 def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: int = 500) -> None:
     from dataplatform.batch.training_export import MANIFEST, snapshot_key
     from dataplatform.config import settings
+    from devstack.streaming.pipeline import stream_events
 
     api = components.api(platform)
     known = {dag_id: {r["dag_run_id"] for r in api.runs(dag_id)} for dag_id in ASSET_SCHEDULED}
@@ -66,6 +128,11 @@ def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: in
         run = api.wait_for_new_run(dag_id, known[dag_id], timeout=RUN_TIMEOUT)
         print(f"==> {dag_id} started by an Asset event: run {run['dag_run_id']}", flush=True)
         runs.append(finished(api, run, platform))
+    counts = stream_events(stream_events_count)  # before the watchdog: the Kinesis, Firehose and Lambda metrics
+    print(f"==> streamed {counts.summary().splitlines()[0]}", flush=True)
+    refresh = finished(api, trigger(api, DASHBOARD), platform)
+    watchdog = judged(api, trigger(api, WATCHDOG))
+    runs += [refresh, watchdog]
     scheduled = unpause_the_rest(api)
 
     s = settings()
@@ -80,18 +147,67 @@ def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: in
     print(f"  data quality           {'passed' if manifest['quality']['passed'] else 'FAILED'} "
           f"({len(manifest['quality']['rules'])} rules)")
     print_live_model()
-
-    # --- streaming (devstack.streaming): events through Kinesis, Firehose and the Lambda into the bucket ----------
-    from devstack.streaming.pipeline import stream_events
-
-    counts = stream_events(stream_events_count)
     print(f"streaming                {counts.summary()}")
+    print_freshness(api, refresh, watchdog, cfg)
 
     for i, (dag_id, when) in enumerate(scheduled.items()):
         print(f"{'unpaused' if i == 0 else '':<24} {dag_id:<26} {when}")
     print(f"local stack              MariaDB :{cfg.mysql_port}  PostgreSQL :{cfg.pg_port}  "
           f"moto :{cfg.moto_port}  Glue :{cfg.glue_port}  (state in {cfg.state_dir})")
     print_platform(platform)
+
+
+def judged(api: AirflowApi, run: dict[str, Any]) -> dict[str, Any]:
+    """Wait for a watchdog run. Failed is an outcome here, not a demo failure: a breaching check fails its task by
+    design (and alerts); the summary prints the verdicts."""
+    run = api.wait_for_run(run["dag_id"], run["dag_run_id"], timeout=RUN_TIMEOUT)
+    note = "" if run["state"] == "success" else " (a check breached or could not judge: see the verdicts below)"
+    print(f"    {run['dag_id']} {run['state']} in {run['duration'] or 0:.1f}s{note}", flush=True)
+    return run
+
+
+def print_freshness(api: AirflowApi, refresh: dict[str, Any], watchdog: dict[str, Any], cfg: StackConfig) -> None:
+    """The dashboard's freshness in minutes (now, and what the demo's refresh achieved) and the demo's watchdog run's
+    verdict per check (from its `summarize_verdicts` return value, pushed even when the run ends red)."""
+    from dataplatform.freshness import sales_table, watchdog_spec
+    from dataplatform.freshness.models import RefreshRecord, Verdict
+    from dataplatform.freshness.verdicts import summary_table
+    from devstack import order_simulator
+    from devstack.connections import StackConnections
+    from devstack.stack import load_secrets
+
+    record = RefreshRecord.from_payload(api.xcom(DASHBOARD, refresh["dag_run_id"], "publish_sales_window"))
+    with StackConnections(cfg, load_secrets(cfg)).vector_db(autocommit=True) as pg:
+        newest, now = sales_table.dashboard_freshness(pg)
+        rows, hours, countries = pg.execute(
+            "SELECT count(*), count(DISTINCT order_hour), count(DISTINCT country) FROM analytics.sales_hourly"
+        ).fetchone()
+    print(f"sales dashboard          analytics.sales_hourly: {rows:,} rows (hour x country x product line; "
+          f"{hours:,} hours, {countries} countries)")
+    if newest is None:
+        print("  freshness              no data (no order with orderTimestamp in the source)")
+    else:
+        print(f"  freshness              {(now - newest).total_seconds() / 60:.1f} min now (newest order "
+              f"{newest.astimezone(UTC):%H:%M:%S}Z; SLA 60 min); the demo's refresh achieved "
+              f"{record.freshness_minutes} min ({record.kind}, {record.lines:,} order lines read)")
+    pid = order_simulator.running_pid(cfg)
+    print(f"  order simulator        {f'pid {pid}, {ORDER_RATE:g} orders/min' if pid else 'not running'} "
+          f"(log {cfg.run_dir / 'order_simulator.log'}; `make down` stops it)")
+
+    try:
+        verdicts = [Verdict.from_payload(v) for v in api.xcom(WATCHDOG, watchdog["dag_run_id"], "summarize_verdicts")]
+    except httpx.HTTPStatusError:  # summarize_verdicts itself did not run or failed before recording anything
+        verdicts = []
+    statuses = Counter(v.status for v in verdicts)
+    print(f"watchdog verdicts        {watchdog['state']}: {statuses['ok']} ok, {statuses['idle']} idle, "
+          f"{statuses['breach']} breach (run {watchdog['dag_run_id']})")
+    for line in summary_table(verdicts).splitlines() if verdicts else []:
+        print(f"  {line}")
+    judged_checks = {v.check for v in verdicts}
+    tasks = api.task_states(WATCHDOG, watchdog["dag_run_id"])
+    for name in watchdog_spec.load().checks:
+        if name not in judged_checks:
+            print(f"  {name}: not judged (task check_{name} {tasks.get(f'check_{name}')}; see its log)")
 
 
 def unpause_the_rest(api: AirflowApi) -> dict[str, str]:
