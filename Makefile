@@ -21,8 +21,10 @@ down:  ## stop the Airflow platform and the local stack; no process is left (sta
 status:  ## query each service of the stack and each Airflow component
 	$(PY) -m devstack status
 
-test: setup  ## the whole test suite (starts its own stack on separate ports)
-	$(PY) -m pytest
+TEST_WORKERS ?= 2
+
+test: setup  ## the whole test suite: two workers, each starting its own stack on separate ports
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: setup  ## the unit tests, no service started (the edit-test loop; under 90 s)
 	$(PY) -m pytest -m "not stack and not spark and not slow" -q

@@ -13,11 +13,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-os.environ.setdefault("LOCAL_STATE_DIR", str(REPO / ".local" / "test"))
-os.environ.setdefault("LOCAL_MYSQL_PORT", "3317")
-os.environ.setdefault("LOCAL_PG_PORT", "5443")
-os.environ.setdefault("LOCAL_MOTO_PORT", "5065")
-os.environ.setdefault("LOCAL_GLUE_PORT", "5066")
+TEST_STACK = {"LOCAL_STATE_DIR": str(REPO / ".local" / "test"), "LOCAL_MYSQL_PORT": "3317", "LOCAL_PG_PORT": "5443",
+              "LOCAL_MOTO_PORT": "5065", "LOCAL_GLUE_PORT": "5066", "LOCAL_AIRFLOW_PORT": "8180"}
+for _name, _value in TEST_STACK.items():
+    os.environ.setdefault(_name, _value)
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+"""`make test` runs two pytest-xdist workers (`-n 2`): each worker after the first gets a stack of its own, on
+ports 100 apart and in its own state folder (the variables above, as the controller process set them, are
+the base)."""
+if WORKER:
+    for _name in TEST_STACK:
+        _base = os.environ[_name]
+        os.environ[_name] = f"{_base}-gw{WORKER}" if _name == "LOCAL_STATE_DIR" else str(int(_base) + 100 * WORKER)
 
 from devstack import stack  # noqa: E402
 from devstack.connections import StackConnections  # noqa: E402
@@ -32,6 +39,7 @@ SERVICE_FIXTURES = {"moto_server": "stack", "local_stack": "stack"}
 """A test that uses one of these fixtures, directly or through another, needs running services."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that needs a service `stack`, whether or not its module says so, so the fast lane
     (`make test-fast`: `-m "not stack and not spark"`) never starts one."""
@@ -39,6 +47,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for fixture, marker in SERVICE_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()) and marker not in item.keywords:
                 item.add_marker(marker)
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+def _group(item: pytest.Item) -> str:
+    """What one xdist worker runs as a whole (`--dist loadgroup`): a test module, so its module fixtures are made
+    once; the platform tests together, so one worker starts the platform."""
+    path = Path(str(item.path)).relative_to(REPO)
+    return "tests/platform" if path.parts[:2] == ("tests", "platform") else path.as_posix()
 
 
 @pytest.fixture(scope="session")
