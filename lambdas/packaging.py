@@ -51,7 +51,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
 
@@ -132,13 +132,21 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+@lru_cache(maxsize=1024)
+def _parsed(path: Path, mtime_ns: int, size: int) -> ast.Module:
+    """A source file's syntax tree, parsed again only when the file changes (its modification time or size)."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
 def package_modules(roots: list[Path]) -> set[Path]:
     """The `dataplatform` module files `roots` import, transitively, with their packages' `__init__.py`."""
     found: set[Path] = set()
     todo = list(roots)
     while todo:
         visitor = _RuntimeImports()
-        visitor.visit(ast.parse(todo.pop().read_text(encoding="utf-8")))
+        path = todo.pop()
+        stat = path.stat()
+        visitor.visit(_parsed(path, stat.st_mtime_ns, stat.st_size))
         for module in sorted(visitor.modules):
             if module.startswith(FORBIDDEN):
                 raise ImportError(f"{module} would be shipped in a Lambda zip: the serving code must not import "

@@ -108,9 +108,12 @@ class Interpreter:
         return self.result()
 
     def stop(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=120)
+        """Everything asked was answered: no need to wait for the interpreter's shutdown."""
+        self.proc.kill()
+        self.proc.wait(timeout=60)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe:
+                pipe.close()
 
 
 @pytest.fixture(scope="module")

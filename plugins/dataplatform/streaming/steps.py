@@ -60,11 +60,12 @@ def grant_changes(s: specs.StreamingSpecs) -> list[str]:
     return lines
 
 
-def make_plan(built: packages.PackageSet) -> plan.Plan:
+def make_plan(built: packages.PackageSet, *, lam: Any = None, firehose: Any = None) -> plan.Plan:
+    """`lam`, `firehose`: clients the calling step already has (a client costs its service model's loading)."""
     s, c = load_specs(), configured()
-    lam = lambda_hook().conn
+    lam = lam or lambda_hook().conn
     with no_retry_on(LookupError):
-        return plan.make_plan(s, built, packages.Target.of(lam), lam=lam, firehose=_firehose(s),
+        return plan.make_plan(s, built, packages.Target.of(lam), lam=lam, firehose=firehose or _firehose(s),
                               secretsmanager=aws_client("secretsmanager"), region=c.region,
                               account_id=c.account_id, grants=grant_changes(s))
 
@@ -96,7 +97,7 @@ def apply_functions(built: packages.PackageSet, shown: plan.Plan) -> list[str]:
     `$LATEST` changed (what the waiters wait for)."""
     s, lam = load_specs(), lambda_hook().conn
     with no_retry_on(*DETERMINISTIC):
-        sync.check_plan(shown, make_plan(built))
+        sync.check_plan(shown, make_plan(built, lam=lam))
         secrets = plan.secret_arns(aws_client("secretsmanager"), s)
     sync.apply_functions(lam, s, shown, built, secrets)
     return [f.name for f in shown.functions if f.changes_latest]
@@ -152,11 +153,12 @@ def sync_streams(shown: plan.Plan, accept_replacement: bool) -> dict[str, str]:
 
 def verify(built: packages.PackageSet) -> dict[str, Any]:
     """A fresh plan after the deploy must be empty (the account matches the files); returns what it describes."""
-    fresh = make_plan(built)
+    s = load_specs()
+    lam, firehose = lambda_hook().conn, _firehose(s)
+    fresh = make_plan(built, lam=lam, firehose=firehose)
     if fresh.changed:
         raise RuntimeError("the deploy did not converge; still to change:\n" + fresh.text())
-    s = load_specs()
-    described = sync.describe(lambda_hook().conn, _firehose(s), s)
+    described = sync.describe(lam, firehose, s)
     return {"functions": {k: {"version": (v or {}).get("alias", {}) and v["alias"]["FunctionVersion"],
                               "code_sha256": v["configuration"]["CodeSha256"] if v else None}
                           for k, v in described["functions"].items()},
