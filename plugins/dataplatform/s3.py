@@ -34,17 +34,20 @@ class PutResult:
     versioning was enabled."""
 
 
-def list_objects(s3: Any, bucket: str, prefix: str = "") -> Iterator[dict[str, Any]]:
-    """Every object under `prefix` (ListObjectsV2 entries: Key, LastModified, ETag, Size), all pages.
+def list_objects(s3: Any, bucket: str, prefix: str = "", *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every object under `prefix` (ListObjectsV2 entries: Key, LastModified, ETag, Size), all pages of at most
+    `page_size` (S3's maximum: 1000).
 
     Lazy, page by page: list before deleting what was listed (`list_keys`), not while iterating."""
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix,
+                                                         PaginationConfig={"PageSize": page_size})
+    for page in pages:
         yield from page.get("Contents", [])
 
 
-def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+def list_keys(s3: Any, bucket: str, prefix: str = "", *, page_size: int = 1000) -> list[str]:
     """The keys under `prefix`, all pages, in S3's (UTF-8 binary) order."""
-    return [obj["Key"] for obj in list_objects(s3, bucket, prefix)]
+    return [obj["Key"] for obj in list_objects(s3, bucket, prefix, page_size=page_size)]
 
 
 def delete_keys(s3: Any, bucket: str, keys: Iterable[str]) -> list[str]:

@@ -17,28 +17,34 @@ def bucket(s3_client) -> str:
     name = f"s3-test-{uuid.uuid4().hex[:10]}"
     s3_client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     yield name
-    versions = [v for page in s3_client.get_paginator("list_object_versions").paginate(Bucket=name)
+    versions = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                for page in s3_client.get_paginator("list_object_versions").paginate(Bucket=name)
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-    for v in versions:
-        s3_client.delete_object(Bucket=name, Key=v["Key"], VersionId=v["VersionId"])
+    for start in range(0, len(versions), 1000):
+        s3_client.delete_objects(Bucket=name, Delete={"Objects": versions[start:start + 1000], "Quiet": True})
     s3_client.delete_bucket(Bucket=name)
 
 
-def test_listing_follows_every_page(s3_client, bucket: str) -> None:
-    keys = [f"p/{i:04d}" for i in range(1005)]  # ListObjectsV2 returns at most 1000 per page
+def put_all(s3_client, bucket: str, keys: list[str]) -> None:
     for key in keys:
         s3_client.put_object(Bucket=bucket, Key=key, Body=b"x")
-    s3_client.put_object(Bucket=bucket, Key="other/0", Body=b"x")
 
-    assert s3_ops.list_keys(s3_client, bucket, "p/") == keys
-    assert len(list(s3_ops.list_objects(s3_client, bucket))) == 1006
+
+def test_listing_follows_every_page(s3_client, bucket: str) -> None:
+    keys = [f"p/{i:04d}" for i in range(7)]
+    put_all(s3_client, bucket, keys)
+    s3_client.put_object(Bucket=bucket, Key="other/0", Body=b"x")
+    # pages of 3 (S3 returns at most 1000 a page: the same continuation tokens, with fewer objects to make)
+    assert s3_ops.list_keys(s3_client, bucket, "p/", page_size=3) == keys
+    assert len(list(s3_ops.list_objects(s3_client, bucket, page_size=3))) == 8
+    assert s3_ops.list_keys(s3_client, bucket) == sorted([*keys, "other/0"])
     assert s3_ops.list_keys(s3_client, bucket, "nothing-here/") == []
 
 
-def test_delete_keys_deletes_more_than_one_batch(s3_client, bucket: str) -> None:
-    keys = [f"d/{i:04d}" for i in range(1001)]
-    for key in keys:
-        s3_client.put_object(Bucket=bucket, Key=key, Body=b"x")
+def test_delete_keys_deletes_more_than_one_batch(s3_client, bucket: str, monkeypatch) -> None:
+    monkeypatch.setattr(s3_ops, "DELETE_BATCH", 3)  # S3's limit is 1000 keys a request
+    keys = [f"d/{i:04d}" for i in range(7)]
+    put_all(s3_client, bucket, keys)
     s3_client.put_object(Bucket=bucket, Key="keep", Body=b"x")
 
     s3_ops.delete_keys(s3_client, bucket, keys)
