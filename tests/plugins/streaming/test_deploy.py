@@ -3,7 +3,8 @@ broken package, dry run, replacement, invalid configuration. The smoke test runs
 clean interpreter against the test's own schema through its own read-only role (real PostgreSQL).
 
 The tests that only read the first deploy's outcome, or change their own copy of the files and leave the account
-as they found it, share one deployed environment (`deployed`); the others get a fresh one (`deployer`)."""
+as they found it (or deploy it back), share one deployed environment (`deployed`); the others get a fresh one
+(`deployer`)."""
 
 from __future__ import annotations
 
@@ -118,20 +119,28 @@ def test_rollback_moves_the_alias_back_and_forth_and_a_redeploy_reuses_the_versi
     ("    return outcome.response()", "do not answer"),
     ("from aws_lambda_powertools import Logger, Metrics, single_metric", "the handler failed"),
 ])
-def test_broken_package_fails_the_smoke_test_and_leaves_the_alias(deployer, breakage: str, expected: str) -> None:
-    deployer.deploy()
+def test_broken_package_fails_the_smoke_test_and_leaves_the_alias(deployed, tmp_path, breakage: str,
+                                                                  expected: str) -> None:
+    """On the shared environment: the broken code reaches `$LATEST` only; the original code is deployed back after
+    (it matches version 1, so nothing is published and the alias stays)."""
+    deployer = deployed.env.variant(tmp_path)
     handler = deployer.source(TRANSFORMATION) / "handler.py"
     text = handler.read_text()
     assert breakage in text
     replacement = ("    return {'records': outcome.response()['records'][1:]}" if "return" in breakage
                    else breakage + "\nimport a_module_the_package_does_not_ship")
     handler.write_text(text.replace(breakage, replacement))
-    with pytest.raises(smoke.SmokeTestFailed, match=expected):
-        deployer.deploy()
-    assert _alias(deployer, TRANSFORMATION)["FunctionVersion"] == "1"
-    assert _versions(deployer, TRANSFORMATION) == ["1"], "nothing published"
-    retry = deployer.deploy(dry_run=True)
-    assert retry.function(TRANSFORMATION).publish, "the next run tests the new code again before publishing"
+    try:
+        with pytest.raises(smoke.SmokeTestFailed, match=expected):
+            deployer.deploy(run_id="broken")
+        assert _alias(deployer, TRANSFORMATION)["FunctionVersion"] == "1"
+        assert _versions(deployer, TRANSFORMATION) == ["1"], "nothing published"
+        retry = deployer.deploy(dry_run=True)
+        assert retry.function(TRANSFORMATION).publish, "the next run tests the new code again before publishing"
+    finally:
+        restored = deployed.env.deploy(run_id="restore")
+    assert restored.function(TRANSFORMATION).update_code and not restored.function(TRANSFORMATION).publish
+    assert _alias(deployer, TRANSFORMATION)["FunctionVersion"] == "1" and _versions(deployer, TRANSFORMATION) == ["1"]
 
 
 def test_dry_run_on_an_empty_account_creates_and_uploads_nothing(deployer) -> None:
@@ -143,8 +152,13 @@ def test_dry_run_on_an_empty_account_creates_and_uploads_nothing(deployer) -> No
 
 
 def test_dry_run_of_a_change_changes_nothing(deployed, tmp_path) -> None:
+    def staged() -> set[str]:
+        listing = deployer.client("s3").list_objects_v2(Bucket=deployer.settings.mwaa_bucket)
+        return {o["Key"] for o in listing["Contents"]}
+
     before = deployed.env.describe()
     deployer = deployed.env.variant(tmp_path)
+    staged_before = staged()
     deployer.edit(INFERENCE, memory_mb=512)
     handler = deployer.source(INFERENCE) / "handler.py"
     handler.write_text(handler.read_text() + "\n# a change to the code\n")
@@ -152,8 +166,8 @@ def test_dry_run_of_a_change_changes_nothing(deployed, tmp_path) -> None:
     assert pending.function(INFERENCE).configuration_changes == ["~ MemorySize: 1024 -> 512"]
     assert pending.function(INFERENCE).update_code
     assert deployed.env.describe() == before
-    staged = {o["Key"] for o in deployer.client("s3").list_objects_v2(Bucket=deployer.settings.mwaa_bucket)["Contents"]}
-    assert staged == {p.key for p in deployed.env.build(upload=False).packages.values()}, "the new zip not uploaded"
+    new_zip = deployer.build(upload=False).packages[INFERENCE].key
+    assert new_zip not in staged_before and staged() == staged_before, "the new zip is not uploaded"
 
 
 def test_a_change_the_service_cannot_make_in_place_needs_accept_replacement(deployer) -> None:
