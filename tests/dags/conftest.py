@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import boto3
 import pytest
@@ -69,22 +70,35 @@ def task_tries(dags) -> Callable[[str], dict[str, int]]:
     return tries
 
 
+class ExportRun(NamedTuple):
+    export_date: str
+    state: str
+    tasks: dict[str, str]
+    results: dict[str, Any]
+
+
 @pytest.fixture(scope="session")
-def exported_snapshot(run_dag, seeded_source) -> Iterator:
-    """A training snapshot of the sample source, exported once per session by `training_data_export` (local Spark,
-    ~40 s) for the DAGs that train on it: its `validate_snapshot` result (`handoffs.Snapshot`). Its date is one no
-    other test exports; its objects are removed at the end of the session."""
+def export_run(run_dag, seeded_source) -> Iterator[ExportRun]:
+    """One `training_data_export` run of the sample source per session (local Spark, ~40 s), for the export's own
+    tests and for the DAGs that train on its snapshot. Its date is one no other test exports; its objects are
+    removed at the end of the session."""
     from dataplatform import s3 as s3_ops
     from dataplatform.batch.training_export import snapshot_key
     from dataplatform.config import settings
-    from dataplatform.handoffs import Snapshot
 
     export_date = "2030-01-07"
-    state, tasks, results = run_dag("training_data_export", {"export_date": export_date})
-    assert state == "success", tasks
-    yield Snapshot.from_payload(results["validate_snapshot"])
+    yield ExportRun(export_date, *run_dag("training_data_export", {"export_date": export_date}))
     s3, bucket = boto3.client("s3"), settings().data_lake_bucket
     s3_ops.delete_keys(s3, bucket, s3_ops.list_keys(s3, bucket, snapshot_key(export_date) + "/"))
+
+
+@pytest.fixture(scope="session")
+def exported_snapshot(export_run: ExportRun):
+    """The session export's snapshot (its `validate_snapshot` result, `handoffs.Snapshot`)."""
+    from dataplatform.handoffs import Snapshot
+
+    assert export_run.state == "success", export_run.tasks
+    return Snapshot.from_payload(export_run.results["validate_snapshot"])
 
 
 @pytest.fixture

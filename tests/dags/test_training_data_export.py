@@ -48,46 +48,45 @@ def asset_events() -> list[dict]:
                 .filter(AssetModel.name == "ratings_ml_training")]
 
 
-def test_export_writes_snapshot_manifest_marker_and_asset_event(run_dag, source, s3, pg_conn) -> None:
-    # GIVEN the sample source WHEN the DAG runs for a date
-    state, tasks, results = run_dag(DAG, {"export_date": "2026-01-05"})
+def test_export_writes_snapshot_manifest_marker_and_asset_event(export_run, source, s3, pg_conn) -> None:
+    # GIVEN the sample source WHEN the DAG runs for a date (the session's export run)
+    day, (state, tasks, results) = export_run.export_date, export_run[1:]
     # THEN every task succeeded and the snapshot has every rated purchase once, in the contract's columns
     assert state == "success", tasks
-    objects = snapshot_objects(s3, "2026-01-05")
+    objects = snapshot_objects(s3, day)
     assert {"_manifest.json", "_SUCCESS"} <= set(objects)
-    table = read_snapshot(s3, "2026-01-05")
+    table = read_snapshot(s3, day)
     assert table.num_rows == joined_count(source) == results["validate_snapshot"]["row_count"]
     assert table.column_names[-1] == "productRating" and "creditLimit" in table.column_names
     assert str(table.schema.field("creditLimit").type) == "decimal128(10, 2)"
     customers = table.column("customerNumber").to_pylist()
     assert customers == sorted(customers)  # each customer's rows together: Parquet encodes them compactly
     manifest = json.loads(s3.get_object(Bucket=settings().data_lake_bucket,
-                                        Key=f"{snapshot_key('2026-01-05')}/_manifest.json")["Body"].read())
+                                        Key=f"{snapshot_key(day)}/_manifest.json")["Body"].read())
     assert manifest["quality"]["passed"] and manifest["source_row_counts"]["joined"] == table.num_rows
     assert {"uri": results["validate_snapshot"]["uri"], "row_count": table.num_rows,
-            "export_date": "2026-01-05"} in asset_events()
+            "export_date": day} in asset_events()
     # AND the popular-products fallback is refreshed: the table and its S3 copy for cold starts, same ranking
     popular = results["refresh_popular_products"]
-    assert popular["as_of"] == "2026-01-05" and popular["rows"] > 0
+    assert popular["as_of"] == day and popular["rows"] > 0
     bucket, key = popular["copy"].removeprefix("s3://").split("/", 1)
     copy = PopularProductsCopy.model_validate_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    assert copy.as_of.isoformat() == "2026-01-05"
+    assert copy.as_of.isoformat() == day
     assert copy.by_country["France"][:5] == popular_products.top(pg_conn, "France", k=5)
 
 
-def test_rerun_replaces_that_date_only(run_dag, source, s3) -> None:
-    assert run_dag(DAG, {"export_date": "2026-01-12"})[0] == "success"
-    other = snapshot_objects(s3, "2026-01-12")
-    cur = source.cursor()
-    cur.execute("DELETE FROM ratings ORDER BY customerNumber, productCode LIMIT 10")
-    state, _, results = run_dag(DAG, {"export_date": "2026-01-19"})
-    assert state == "success"
-    first = results["validate_snapshot"]["row_count"]
-    # WHEN the same date is exported again
+def test_rerun_replaces_that_date_only(run_dag, export_run, source, s3) -> None:
+    other = snapshot_objects(s3, export_run.export_date)
     assert run_dag(DAG, {"export_date": "2026-01-19"})[0] == "success"
-    # THEN no duplicates in it, and the other snapshot is untouched
-    assert read_snapshot(s3, "2026-01-19").num_rows == first == joined_count(source)
-    assert snapshot_objects(s3, "2026-01-12") == other
+    before = read_snapshot(s3, "2026-01-19").num_rows
+    source.cursor().execute("DELETE FROM ratings ORDER BY customerNumber, productCode LIMIT 10")
+    # WHEN the same date is exported again, from a source with 10 ratings fewer
+    state, _, results = run_dag(DAG, {"export_date": "2026-01-19"})
+    # THEN the snapshot holds the new export alone (no rows of the first run left), the other date is untouched
+    assert state == "success"
+    assert read_snapshot(s3, "2026-01-19").num_rows == results["validate_snapshot"]["row_count"] == \
+        joined_count(source) == before - 10
+    assert snapshot_objects(s3, export_run.export_date) == other
 
 
 @pytest.mark.parametrize(("ddl", "message"), [
