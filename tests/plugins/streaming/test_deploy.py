@@ -170,30 +170,41 @@ def test_dry_run_of_a_change_changes_nothing(deployed, tmp_path) -> None:
     assert new_zip not in staged_before and staged() == staged_before, "the new zip is not uploaded"
 
 
-def test_a_change_the_service_cannot_make_in_place_needs_accept_replacement(deployer) -> None:
-    deployer.deploy()
+def test_a_change_the_service_cannot_make_in_place_needs_accept_replacement(deployed, tmp_path) -> None:
+    """On the shared environment, whose delivery stream is replaced back afterwards (the functions are untouched)."""
+    deployer = deployed.env.variant(tmp_path)
     deployer.edit(STREAM, dynamic_partitioning=False, prefix="recommendations/",
                   buffering={"size_mb": 5, "interval_seconds": 300})
     before = deployer.describe()
-    with pytest.raises(sync.ReplacementRefusedError, match="dynamic partitioning True -> False"):
-        deployer.deploy()
-    assert deployer.describe()["streams"] == before["streams"]
-    replaced = deployer.deploy(accept_replacement=True)
-    assert replaced.streams[0].action == "replace"
-    destination = deployer.describe()["streams"][STREAM]["Destinations"][0]["ExtendedS3DestinationDescription"]
-    assert destination["Prefix"] == "recommendations/"
-    assert not deployer.deploy().changed
+    try:
+        with pytest.raises(sync.ReplacementRefusedError, match="dynamic partitioning True -> False"):
+            deployer.deploy()
+        assert deployer.describe()["streams"] == before["streams"]
+        replaced = deployer.deploy(accept_replacement=True)
+        assert replaced.streams[0].action == "replace" and not any(f.changed for f in replaced.functions)
+        destination = deployer.describe()["streams"][STREAM]["Destinations"][0]["ExtendedS3DestinationDescription"]
+        assert destination["Prefix"] == "recommendations/"
+        assert not deployer.deploy().changed
+    finally:
+        back = deployed.env.deploy(accept_replacement=True)
+    assert back.streams[0].action == "replace" and deployed.env.describe()["functions"] == before["functions"]
 
 
-def test_in_place_stream_change_updates_the_destination(deployer) -> None:
-    deployer.deploy()
+def test_in_place_stream_change_updates_the_destination(deployed, tmp_path) -> None:
+    """On the shared environment, whose delivery stream is updated back afterwards."""
+    deployer = deployed.env.variant(tmp_path)
+    version = int(deployer.describe()["streams"][STREAM]["VersionId"])
     deployer.edit(STREAM, compression="UNCOMPRESSED")
-    the_plan = deployer.deploy()
-    assert the_plan.streams[0].action == "update"
-    assert the_plan.streams[0].changes == ["~ CompressionFormat: 'GZIP' -> 'UNCOMPRESSED'"]
-    stream = deployer.describe()["streams"][STREAM]
-    assert stream["VersionId"] == "2"
-    assert stream["Destinations"][0]["ExtendedS3DestinationDescription"]["CompressionFormat"] == "UNCOMPRESSED"
+    try:
+        the_plan = deployer.deploy()
+        assert the_plan.streams[0].action == "update"
+        assert the_plan.streams[0].changes == ["~ CompressionFormat: 'GZIP' -> 'UNCOMPRESSED'"]
+        stream = deployer.describe()["streams"][STREAM]
+        assert stream["VersionId"] == str(version + 1)
+        assert stream["Destinations"][0]["ExtendedS3DestinationDescription"]["CompressionFormat"] == "UNCOMPRESSED"
+    finally:
+        back = deployed.env.deploy()
+    assert back.streams[0].changes == ["~ CompressionFormat: 'UNCOMPRESSED' -> 'GZIP'"]
 
 
 @pytest.mark.parametrize("changes, field", [
