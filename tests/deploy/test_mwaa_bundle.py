@@ -386,6 +386,7 @@ def test_a_bundle_without_the_lambda_packages_is_not_uploaded(bundle: BundlePath
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
+@pytest.mark.slow
 def test_the_lambda_packages_add_only_their_manifest_to_dags(bundle: BundlePaths, full_bundle: BundlePaths) -> None:
     def tree(root: Path) -> dict[str, bytes]:
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
