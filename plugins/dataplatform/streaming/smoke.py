@@ -5,14 +5,16 @@ published or any alias moves.
 
 **Emulated** (moto runs no code without Docker; its `Invoke` echoes the payload): the package is run here as
 Lambda runs it: the staged zip (the same bytes the function was given: its sha256 is checked against the
-function's `CodeSha256`, and the staged object's bytes against the package's) is unpacked into a task root and its
-handler is imported and called in a clean interpreter (`python -I -S`: no site-packages, no user site, no PYTHON*
-variables; only the standard library and the task root on `sys.path`, as `/var/task` on the runtime), with the
-function's described environment (the one deployed, database secret ARN included), the region, and the
-emulator's endpoint and credentials. A task root is unpacked once per package content (`task_root`: keyed by the
-zip's sha256, never written afterwards, as `/var/task` is read-only); the bytecode the interpreter compiles is
-kept beside it (`-X pycache_prefix`), so testing the same package again costs the run, not the unpacking and
-compiling of 100 MB.
+function's `CodeSha256`; the staged object's bytes are checked against the package's when it is fetched) is
+unpacked into a task root and its handler is imported and called in a clean interpreter (`python -I -S`: no
+site-packages, no user site, no PYTHON* variables; only the standard library and the task root on `sys.path`, as
+`/var/task` on the runtime), with the function's described environment (the one deployed, database secret ARN
+included), the region, and the emulator's endpoint and credentials. A task root is fetched and unpacked once per
+package content (`task_root`: keyed by the zip's sha256, the same key as the function's `CodeSha256`; never
+written afterwards, as `/var/task` is read-only); the bytecode the interpreter compiles is kept beside it
+(`-X pycache_prefix`), so testing the same package again costs the run, not the download, unpacking and compiling
+of 100 MB. The task roots live in this machine's temporary directory: they are trusted as the unpacked bytes of
+their sha256.
 
 **Correct** means, for a `firehose_transformation`: one output per input `recordId`, in order, each result as
 the file expects; every Ok record is base64 of one newline-terminated JSON recommendation record
@@ -35,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -196,10 +198,11 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
-def task_root(zip_path: Path, sha256: str) -> Path:
-    """`zip_path` (whose bytes have `sha256`) unpacked as `/var/task`: `<TASK_ROOTS>/<sha256>/task`, made once per
-    content; the compiled bytecode goes to `<...>/<sha256>/pycache`. Kept: those used in the last hour (a smoke
-    run takes at most its timeout + `INIT_ALLOWANCE_SECONDS`) and the `KEEP_TASK_ROOTS` most recently used."""
+def task_root(sha256: str, fetch_zip: Callable[[Path], Path]) -> Path:
+    """The package whose zip has `sha256` unpacked as `/var/task`: `<TASK_ROOTS>/<sha256>/task`, made once per
+    content from `fetch_zip(dest)` (which writes the zip to `dest`, its sha256 checked); the compiled bytecode goes
+    to `<...>/<sha256>/pycache`. Kept: those used in the last hour (a smoke run takes at most its timeout +
+    `INIT_ALLOWANCE_SECONDS`) and the `KEEP_TASK_ROOTS` most recently used."""
     TASK_ROOTS.mkdir(parents=True, exist_ok=True)
     entry = TASK_ROOTS / sha256
     with _locked(TASK_ROOTS / ".lock"):
@@ -207,7 +210,8 @@ def task_root(zip_path: Path, sha256: str) -> Path:
             tmp = TASK_ROOTS / f".{sha256}.{os.getpid()}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.rmtree(entry, ignore_errors=True)
-            extract(zip_path, tmp / "task")
+            with tempfile.TemporaryDirectory(prefix="lambda-package-", dir=SCRATCH) as scratch:
+                extract(fetch_zip(Path(scratch) / "package.zip"), tmp / "task")
             (tmp / ".complete").write_text(sha256)
             tmp.rename(entry)
         os.utime(entry)
@@ -259,8 +263,7 @@ def smoke_test_local(lam: Any, s3: Any, specs: StreamingSpecs, key: str, package
                               "deploy changed it")
     event = event_of(spec, region=region, account_id=account_id)
     environment = (configuration.get("Environment") or {}).get("Variables") or {}
-    with tempfile.TemporaryDirectory(prefix="lambda-package-", dir=SCRATCH) as tmp:
-        root = task_root(fetch(s3, package, Path(tmp) / f"{key}.zip"), package.sha256)
+    root = task_root(package.sha256, lambda dest: fetch(s3, package, dest))
     response = run_package(root, spec, event, environment, region=region, account_id=account_id,
                            aws_environment=aws_environment)
     return _judged(specs, key, event, response, "local")
