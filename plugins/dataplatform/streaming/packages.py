@@ -208,8 +208,9 @@ def check_staged(s3: Any, package: StagedPackage) -> None:
     if digest.hexdigest() != package.sha256:
         raise PackageMismatchError(
             f"{where} ({package.function}) has sha256 {digest.hexdigest()[:12]}, not the bundle's package "
-            f"{package.short}: the object was overwritten. Run `{STAGE_COMMAND}` to stage it again, then trigger "
-            "streaming_deploy again")
+            f"{package.short}: the object was overwritten. Run `{STAGE_COMMAND}` to stage it again (it replaces an "
+            "object whose x-amz-meta-sha256 is not the package's; delete the object first if that metadata still "
+            "claims it), then trigger streaming_deploy again")
 
 
 class PackageSourceError(RuntimeError):
