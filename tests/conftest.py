@@ -47,14 +47,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for fixture, marker in SERVICE_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()) and marker not in item.keywords:
                 item.add_marker(marker)
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    sharing = {item.path for item in items if SHARED_EXPORT in getattr(item, "fixturenames", ())}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item, sharing)))
 
 
-def _group(item: pytest.Item) -> str:
+SHARED_EXPORT = "export_run"
+"""The session's training export (tests/dags/conftest.py, a Spark run): its users run on one worker."""
+
+
+def _group(item: pytest.Item, sharing: set[Path]) -> str:
     """What one xdist worker runs as a whole (`--dist loadgroup`): a test module, so its module fixtures are made
-    once; the platform tests together, so one worker starts the platform."""
+    once; the platform tests together, so one worker starts the platform; the modules using the session's
+    export together, so it runs once."""
     path = Path(str(item.path)).relative_to(REPO)
-    return "tests/platform" if path.parts[:2] == ("tests", "platform") else path.as_posix()
+    if path.parts[:2] == ("tests", "platform"):
+        return "tests/platform"
+    return SHARED_EXPORT if item.path in sharing else path.as_posix()
 
 
 @pytest.fixture(scope="session")
