@@ -12,7 +12,8 @@ the UI's trigger button does, then a summary. The platform keeps running afterwa
    triggered for its due slot (the DAG's `next_dagrun_logical_date`, e.g. last Monday 03:00): unpausing a DAG
    whose slot is already due makes the scheduler start that run at once, and with the demo's run in the slot it
    starts no second one. Otherwise the run is for now, and the export's `export_date` is the run's date.
-3. The demo waits for those runs, then for the training and the load that the Asset events start, then streams
+3. The demo waits for those runs, then for the training and the load that the Asset events of its runs start,
+   then for any other run of those DAGs (a restarted platform runs a due weekly export by itself), then streams
    events end to end (Kinesis, Firehose, the Lambda: the metrics the watchdog reads).
 4. `dashboard_sales_refresh` is triggered (due slot, as above) and must succeed; then `pipeline_watchdog`, whose
    run ends red when a check breaches (by design: the check's task fails and alerts): its verdicts are printed,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -125,9 +127,10 @@ def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: in
     runs = [finished(api, run, platform) for run in runs]
     export_date = runs[1]["conf"]["export_date"]
     for dag_id in ASSET_SCHEDULED:  # started by the Asset events of the export, then of the training
-        run = api.wait_for_new_run(dag_id, known[dag_id], timeout=RUN_TIMEOUT)
+        run = wait_for_asset_run(api, dag_id, runs[-1], known[dag_id])
         print(f"==> {dag_id} started by an Asset event: run {run['dag_run_id']}", flush=True)
         runs.append(finished(api, run, platform))
+    settle(api, ("training_data_export", *ASSET_SCHEDULED))  # e.g. a restarted platform's own weekly export
     counts = stream_events(stream_events_count)  # before the watchdog: the Kinesis, Firehose and Lambda metrics
     print(f"==> streamed {counts.summary().splitlines()[0]}", flush=True)
     refresh = finished(api, trigger(api, DASHBOARD), platform)
@@ -155,6 +158,40 @@ def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: in
     print(f"local stack              MariaDB :{cfg.mysql_port}  PostgreSQL :{cfg.pg_port}  "
           f"moto :{cfg.moto_port}  Glue :{cfg.glue_port}  (state in {cfg.state_dir})")
     print_platform(platform)
+
+
+def wait_for_asset_run(api: AirflowApi, dag_id: str, source: dict[str, Any], known: set[str],
+                       timeout: float = RUN_TIMEOUT, poll: float = 2.0) -> dict[str, Any]:
+    """The run of `dag_id` that an Asset event of the run `source` started (not another run's event: a restarted
+    platform may run the export's due weekly slot beside the demo's run)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for run in reversed(api.runs(dag_id)):  # oldest first
+            if run["dag_run_id"] in known:
+                continue
+            response = api.http.get(f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
+            response.raise_for_status()
+            if any(e["source_run_id"] == source["dag_run_id"] for e in response.json()["asset_events"]):
+                return run
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no {dag_id} run started by an Asset event of {source['dag_id']} "
+                             f"{source['dag_run_id']} after {timeout:.0f}s")
+        time.sleep(poll)
+
+
+def settle(api: AirflowApi, dag_ids: tuple[str, ...], quiet: float = 10.0, timeout: float = RUN_TIMEOUT) -> None:
+    """Wait until no run of `dag_ids` is queued or running, twice `quiet` seconds apart (an Asset event starts the
+    next DAG's run a scheduler loop after the previous run's task)."""
+    deadline = time.monotonic() + timeout
+    calm = 0
+    while calm < 2 and time.monotonic() < deadline:
+        active = [(d, r["dag_run_id"]) for d in dag_ids for r in api.runs(d) if r["state"] in ("queued", "running")]
+        calm = 0 if active else calm + 1
+        for dag_id, run_id in active:
+            print(f"==> waiting for {dag_id} run {run_id} (not the demo's) to finish", flush=True)
+            api.wait_for_run(dag_id, run_id, timeout=timeout)
+        if calm < 2:
+            time.sleep(quiet if calm else 0)
 
 
 def judged(api: AirflowApi, run: dict[str, Any]) -> dict[str, Any]:
