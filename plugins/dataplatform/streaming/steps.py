@@ -5,13 +5,18 @@ takes boto3 clients from the Amazon provider's hooks (`LambdaHook`, `FirehoseHoo
 Secrets Manager, all on the `aws_default` connection) and the vector DB from the `pg_vector` connection, and
 calls the plain modules `packages`, `plan`, `sync`, `smoke`, `vectordb.roles`. What crosses tasks is a
 hand-off model (`PackageSet`, `Plan`) as its payload.
+
+A process makes one hook and client per service and connection (`_hook`): making one creates a boto3 session and
+loads the service's model, and a task asks for the same client several times (a plan inside `apply_functions` and
+`verify_deployment`); a process that runs several tasks (`dag.test()`) keeps them too.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from dataplatform.orchestration.connections import aws_client, vector_hook
+from dataplatform.orchestration.connections import vector_hook
 from dataplatform.orchestration.dag_defaults import configured, no_retry_on
 from dataplatform.streaming import packages, plan, smoke, specs, sync
 from dataplatform.vectordb import roles
@@ -22,25 +27,38 @@ DETERMINISTIC = (specs.SpecError, sync.ReplacementRefusedError, sync.StalePlanEr
 """Failures a retry cannot fix: the task fails at once."""
 
 
+@cache
+def _hook(kind: str, aws_conn_id: str) -> Any:
+    if kind == "lambda":
+        from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
+
+        return LambdaHook(aws_conn_id=aws_conn_id)
+    if kind == "firehose":
+        from airflow.providers.amazon.aws.hooks.firehose import FirehoseHook
+
+        return FirehoseHook(delivery_stream="", aws_conn_id=aws_conn_id)
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(aws_conn_id=aws_conn_id, client_type=kind)
+
+
 def lambda_hook() -> Any:
-    from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
-
-    return LambdaHook(aws_conn_id=configured().aws_conn_id)
+    return _hook("lambda", configured().aws_conn_id)
 
 
-def firehose_client(stream: str) -> Any:
-    from airflow.providers.amazon.aws.hooks.firehose import FirehoseHook
+def firehose_client() -> Any:
+    """The Firehose client (`FirehoseHook.conn`; the hook's own `delivery_stream` is not used here)."""
+    return _hook("firehose", configured().aws_conn_id).conn
 
-    return FirehoseHook(delivery_stream=stream, aws_conn_id=configured().aws_conn_id).conn
+
+def aws_client(service: str) -> Any:
+    """S3, Secrets Manager: `AwsBaseHook(client_type=service).conn` on the AWS connection."""
+    return _hook(service, configured().aws_conn_id).conn
 
 
 def load_specs() -> specs.StreamingSpecs:
     with no_retry_on(specs.SpecError):
         return specs.load(configured())
-
-
-def _firehose(s: specs.StreamingSpecs) -> Any:
-    return firehose_client(next(iter(s.delivery_streams.values())).name if s.delivery_streams else "")
 
 
 def build_packages(dry_run: bool) -> packages.PackageSet:
@@ -65,7 +83,7 @@ def make_plan(built: packages.PackageSet, *, lam: Any = None, firehose: Any = No
     s, c = load_specs(), configured()
     lam = lam or lambda_hook().conn
     with no_retry_on(LookupError):
-        return plan.make_plan(s, built, packages.Target.of(lam), lam=lam, firehose=firehose or _firehose(s),
+        return plan.make_plan(s, built, packages.Target.of(lam), lam=lam, firehose=firehose or firehose_client(),
                               secretsmanager=aws_client("secretsmanager"), region=c.region,
                               account_id=c.account_id, grants=grant_changes(s))
 
@@ -147,14 +165,14 @@ def publish_versions(built: packages.PackageSet, shown: plan.Plan, run_id: str) 
 def sync_streams(shown: plan.Plan, accept_replacement: bool) -> dict[str, str]:
     s, c = load_specs(), configured()
     with no_retry_on(sync.ReplacementRefusedError):
-        return sync.sync_streams(_firehose(s), s, shown, region=c.region, account_id=c.account_id,
+        return sync.sync_streams(firehose_client(), s, shown, region=c.region, account_id=c.account_id,
                                  accept_replacement=accept_replacement)
 
 
 def verify(built: packages.PackageSet) -> dict[str, Any]:
     """A fresh plan after the deploy must be empty (the account matches the files); returns what it describes."""
     s = load_specs()
-    lam, firehose = lambda_hook().conn, _firehose(s)
+    lam, firehose = lambda_hook().conn, firehose_client()
     fresh = make_plan(built, lam=lam, firehose=firehose)
     if fresh.changed:
         raise RuntimeError("the deploy did not converge; still to change:\n" + fresh.text())
