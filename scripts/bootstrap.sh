@@ -31,7 +31,8 @@ if [ -z "${PYTHON:-}" ]; then
   done
   [ -n "${PYTHON:-}" ] || { echo "bootstrap: Python 3.12 not found (install it, or set PYTHON=...)" >&2; exit 1; }
 fi
-if command -v uv >/dev/null; then UV=(uv); else
+# a uv that answers (a pyenv shim named uv can be on PATH and still fail)
+if uv --version >/dev/null 2>&1; then UV=(uv); else
   "$PYTHON" -m uv --version >/dev/null 2>&1 || "$PYTHON" -m pip install -q uv
   UV=("$PYTHON" -m uv)
 fi
