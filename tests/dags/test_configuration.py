@@ -16,6 +16,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def unconfigured(monkeypatch) -> Iterator[None]:
+    # The Assets are made once per process, when the package is first imported (Asset URIs are parse-time
+    # values). Made here without configuration, they would keep placeholder URIs for every later test of this
+    # process, and dag.test() would register those in the metadata DB: import them configured first.
+    import dataplatform.orchestration.assets  # noqa: F401
+
     for name in list(os.environ):
         if name.startswith(("DATAPLATFORM_", "AIRFLOW__DATAPLATFORM__")):
             monkeypatch.delenv(name)
