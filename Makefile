@@ -24,7 +24,7 @@ status:  ## query each service of the stack and each Airflow component
 TEST_WORKERS ?= 2
 
 test: setup  ## the whole test suite: two workers, each starting its own stack on separate ports
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 test-fast: setup  ## the unit tests, no service started (the edit-test loop; under 90 s)
 	$(PY) -m pytest -m "not stack and not spark and not slow" -q

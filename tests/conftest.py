@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,31 +40,45 @@ SERVICE_FIXTURES = {"moto_server": "stack", "local_stack": "stack"}
 """A test that uses one of these fixtures, directly or through another, needs running services."""
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that needs a service `stack`, whether or not its module says so, so the fast lane
-    (`make test-fast`: `-m "not stack and not spark"`) never starts one."""
+    (`make test-fast`: `-m "not stack and not spark"`) never starts one. The longest scopes first (see
+    `worker_scope`), so that two xdist workers start on them at once."""
     for item in items:
         for fixture, marker in SERVICE_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()) and marker not in item.keywords:
                 item.add_marker(marker)
-    sharing = {item.path for item in items if SHARED_EXPORT in getattr(item, "fixturenames", ())}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item, sharing)))
+    items.sort(key=lambda item: LONGEST_SCOPES.index(s) if (s := worker_scope(item.nodeid)) in LONGEST_SCOPES
+               else len(LONGEST_SCOPES))
 
 
-SHARED_EXPORT = "export_run"
-"""The session's training export (tests/dags/conftest.py, a Spark run): its users run on one worker."""
+SHARED_EXPORT = ("tests/dags/test_reference_model_training.py", "tests/dags/test_training_data_export.py")
+"""The modules using the session's training export (`export_run` in tests/dags/conftest.py, a Spark run)."""
+LONGEST_SCOPES = ("tests/platform", "session export")
 
 
-def _group(item: pytest.Item, sharing: set[Path]) -> str:
-    """What one xdist worker runs as a whole (`--dist loadgroup`): a test module, so its module fixtures are made
-    once; the platform tests together, so one worker starts the platform; the modules using the session's
-    export together, so it runs once."""
-    path = Path(str(item.path)).relative_to(REPO)
-    if path.parts[:2] == ("tests", "platform"):
+def worker_scope(nodeid: str) -> str:
+    """What one xdist worker runs as a whole: a test module, so its module fixtures are made once; the platform
+    tests together, so one worker starts the platform; the modules sharing the session's export together, so it
+    runs once."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/platform/"):
         return "tests/platform"
-    return SHARED_EXPORT if item.path in sharing else path.as_posix()
+    return "session export" if path in SHARED_EXPORT else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test`'s xdist scheduling: whole `worker_scope`s, in collection order (`--no-loadscope-reorder`).
+    (xdist's own `--dist loadgroup` does not group under pytest 9: it renames `item._nodeid`, which pytest 9
+    no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkerScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_scope(nodeid)
+
+    return WorkerScopes(config, log)
 
 
 @pytest.fixture(scope="session")
