@@ -44,10 +44,10 @@ stack-status:  ## query each service
 seed: setup  ## re-seed the source (SCALE=sample|production)
 	$(PY) -m devstack seed --scale $(or $(SCALE),sample)
 
-bundle: setup  ## build what MWAA takes into build/mwaa/
+bundle: setup  ## build what MWAA takes into build/mwaa/ (needs the target environment's DATAPLATFORM_* settings)
 	$(PY) -m deploy.mwaa build
 
-deploy: bundle  ## upload the bundle to the MWAA bucket and Glue scripts to the Glue assets bucket
+deploy: bundle  ## stage the Lambda packages, upload the bundle to the MWAA bucket and the Glue scripts
 	$(PY) -m deploy.mwaa upload
 
 bench: stack-up  ## run every benchmark (results in bench/results/; ~30 min)

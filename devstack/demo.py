@@ -169,9 +169,8 @@ def wait_for_asset_run(api: AirflowApi, dag_id: str, source: dict[str, Any], kno
         for run in reversed(api.runs(dag_id)):  # oldest first
             if run["dag_run_id"] in known:
                 continue
-            response = api.http.get(f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
-            response.raise_for_status()
-            if any(e["source_run_id"] == source["dag_run_id"] for e in response.json()["asset_events"]):
+            events = api.upstream_asset_events(dag_id, run["dag_run_id"])
+            if any(e["source_run_id"] == source["dag_run_id"] for e in events):
                 return run
         if time.monotonic() > deadline:
             raise SystemExit(f"no {dag_id} run started by an Asset event of {source['dag_id']} "

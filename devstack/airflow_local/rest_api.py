@@ -118,6 +118,13 @@ class AirflowApi:
         return self._json("GET", f"/dags/{dag_id}/dagRuns",
                           params={"order_by": "-run_after", "limit": limit})["dag_runs"]
 
+    def delete_run(self, dag_id: str, run_id: str) -> None:
+        self._json("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The Asset events that started the run (each with its `source_run_id`)."""
+        return self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
+
     def deadlines(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """The run's deadlines as the UI shows them (deadline_time, missed, alert_name): the UI's own API, `/ui`."""
         response = self.http.get(f"/ui/dags/{dag_id}/dagRuns/{run_id}/deadlines")

@@ -61,7 +61,7 @@ def _due_at_once(api: AirflowApi, dag_id: str, timeout: float = 300.0) -> None:
     tick), and the dag-processor's next parse (every 30 s) recomputes the next run from what is left: nothing."""
     while runs := api.runs(dag_id, limit=100):
         for run in runs:
-            api.http.delete(f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}").raise_for_status()
+            api.delete_run(dag_id, run["dag_run_id"])
     deadline = time.monotonic() + timeout
     while True:
         after = api.dag(dag_id)["next_dagrun_run_after"]
