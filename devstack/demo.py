@@ -25,7 +25,6 @@ the UI's trigger button does, then a summary. The platform keeps running afterwa
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -97,7 +96,8 @@ def pause_when_idle(api: AirflowApi, dag_id: str, timeout: float = 600.0) -> Non
 
 def start_sales(cfg: StackConfig) -> int:
     """After the source was (re)seeded: empty the dashboard tables (built from the previous source; the next refresh
-    rebuilds them from scratch) and start the background order simulator (a running one is stopped first)."""
+    rebuilds them from scratch) and start the background order simulator (`python -m devstack demo` has
+    stopped a running one before the seed)."""
     from devstack import order_simulator
     from devstack.connections import StackConnections
     from devstack.stack import load_secrets
@@ -106,7 +106,6 @@ def start_sales(cfg: StackConfig) -> int:
         for table in ("analytics.sales_hourly", "analytics.sales_refresh_runs"):
             if pg.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
                 pg.execute(f"TRUNCATE {table}")
-    order_simulator.stop_background(cfg)
     pid = order_simulator.start_background(cfg, rate=ORDER_RATE, duration=ORDER_DURATION)
     print(f"==> order simulator: {ORDER_RATE:g} orders/min for {ORDER_DURATION / 60:.0f} min in the background "
           f"(pid {pid}, log {cfg.run_dir / 'order_simulator.log'})", flush=True)
@@ -149,7 +148,7 @@ def run_demo(cfg: StackConfig, platform: PlatformConfig, stream_events_count: in
     print(f"  rows                   {manifest['row_count']:,} (source: {manifest['source_row_counts']})")
     print(f"  data quality           {'passed' if manifest['quality']['passed'] else 'FAILED'} "
           f"({len(manifest['quality']['rules'])} rules)")
-    print_live_model()
+    print_live_model(cfg)
     print(f"streaming                {counts.summary()}")
     print_freshness(api, refresh, watchdog, cfg)
 
@@ -262,15 +261,13 @@ def unpause_the_rest(api: AirflowApi) -> dict[str, str]:
     return {dag_id: when(dag) for dag_id, dag in sorted(api.dags().items())}
 
 
-def print_live_model() -> None:
-    import psycopg
-
+def print_live_model(cfg: StackConfig) -> None:
     from dataplatform.batch import popular_products
     from dataplatform.vectordb import store as vector_store
+    from devstack.connections import StackConnections
+    from devstack.stack import load_secrets
 
-    conn = json.loads(os.environ["AIRFLOW_CONN_PG_VECTOR"])
-    with psycopg.connect(host=conn["host"], port=conn["port"], user=conn["login"], password=conn["password"],
-                         dbname=conn["schema"]) as pg:
+    with StackConnections(cfg, load_secrets(cfg)).vector_db() as pg:
         live = vector_store.live_version(pg)
         popular = popular_products.top(pg, "France", k=5)
         similar = vector_store.similar_items(pg, popular[0], k=3) if popular else []
