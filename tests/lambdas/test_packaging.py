@@ -33,16 +33,6 @@ FORBIDDEN = ("airflow", *packaging.FORBIDDEN, "dataplatform.model.training", "da
 """Never imported by a handler: Airflow, its extensions, the loader, the batch code, the trainer, the settings."""
 
 
-def _uv() -> list[str]:
-    found = shutil.which("uv") or next((str(p) for p in (Path(sys.base_prefix) / "bin" / "uv",) if p.exists()), None)
-    if found:
-        return [found]
-    probe = subprocess.run([sys._base_executable, "-m", "uv", "--version"], capture_output=True)  # type: ignore[attr-defined]
-    if probe.returncode == 0:
-        return [sys._base_executable, "-m", "uv"]  # type: ignore[attr-defined]
-    pytest.fail("uv is needed to build the Lambda runtime venv (scripts/bootstrap.sh installs it)")
-
-
 @pytest.fixture(scope="session")
 def runtime_python() -> Path:
     """A venv with only lambdas/requirements.txt installed (no Airflow), cached by the file's hash."""
@@ -55,7 +45,7 @@ def runtime_python() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test sessions building the same venv wait for each other
         if not (venv / ".complete").exists():
             shutil.rmtree(venv, ignore_errors=True)
-            uv = _uv()
+            uv = packaging.uv_command()
             subprocess.run([*uv, "venv", "-q", "-p", sys._base_executable, str(venv)], check=True)  # type: ignore[attr-defined]
             subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), "-r", str(packaging.REQUIREMENTS)],
                            check=True)
