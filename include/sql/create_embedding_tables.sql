@@ -1,7 +1,10 @@
 -- Purpose: one model version's empty tables, without keys or indexes: the loader adds the primary keys and
 --          HNSW indexes after the bulk COPY (faster than maintaining them row by row).
+--          The neighbour lists: each item's nearest items by cosine distance (itself left out) and each stored
+--          customer's best items by inner product, best first, computed exactly by the loader (the serving
+--          package answers stored customers and known products by lookup in them: dataplatform.serving.version_matrix).
 -- Parameters (psycopg.sql composition, identifiers quoted by psycopg): {item_table}, {user_table},
---             {dimension} (integer literal).
+--             {neighbours_table}, {top_items_table}, {dimension} (integer literal).
 -- Caller: dataplatform.vector_store.load_version.
 CREATE TABLE {item_table} (
     product_code text NOT NULL,
@@ -10,4 +13,14 @@ CREATE TABLE {item_table} (
 CREATE TABLE {user_table} (
     customer_number integer NOT NULL,
     embedding       vector({dimension}) NOT NULL
+);;
+CREATE TABLE {neighbours_table} (
+    product_code text   NOT NULL,
+    neighbours   text[] NOT NULL,
+    distances    real[] NOT NULL
+);
+CREATE TABLE {top_items_table} (
+    customer_number integer NOT NULL,
+    items           text[]  NOT NULL,
+    scores          real[]  NOT NULL
 );

@@ -1,8 +1,9 @@
 -- Purpose: the event-trigger function that keeps the serving role's grants through every embeddings_load: when a
 --          table the serving code reads is created in the store's schema (a model version's
---          item_embeddings__<slug> / user_embeddings__<slug>, model_versions, popular_products), SELECT on it is
---          granted to the serving role in the same transaction. It runs as the user creating the table (the
---          loader, its owner), so it needs no privilege of its own. Any other table gets nothing.
+--          item_embeddings__<slug> / user_embeddings__<slug> / item_neighbours__<slug> / user_top_items__<slug>,
+--          model_versions, popular_products), SELECT on it is granted to the serving role in the same transaction.
+--          It runs as the user creating the table (the loader, its owner), so it needs no privilege of its own. Any
+--          other table gets nothing.
 -- Parameters (psycopg.sql composition): {function} identifier; {schema}, {role}, {pattern} (a regular expression
 --             over table names) literals.
 -- Caller: dataplatform.vectordb.roles.ensure_reader_role (administrator; event triggers need the RDS master user).

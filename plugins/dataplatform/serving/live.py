@@ -1,7 +1,9 @@
 """Which model version a reader queries, found without taking any lock a swap could make it wait on.
 
-The loader (`dataplatform.vectordb.store`) keeps each model version in its own pair of tables,
-`item_embeddings__<slug>` and `user_embeddings__<slug>`, never modified after the load, and marks the live one in
+The loader (`dataplatform.vectordb.store`) keeps each model version in its own tables, `item_embeddings__<slug>`
+and `user_embeddings__<slug>` (the vectors) with `item_neighbours__<slug>` and `user_top_items__<slug>` (each
+item's nearest items and each stored customer's best items, computed exactly at load time), never modified after
+the load, and marks the live one in
 `model_versions`. A reader resolves the live version from `model_versions` (a plain MVCC read: swaps, rollbacks
 and prunes lock that table in SHARE ROW EXCLUSIVE mode and update rows, neither of which blocks a SELECT) and
 queries that version's tables directly by name (`psycopg.sql.Identifier`). The views `item_embeddings` /
@@ -35,6 +37,7 @@ from psycopg.rows import tuple_row
 from dataplatform.serving.sql_files import sql_text
 
 ITEM_PREFIX, USER_PREFIX = "item_embeddings__", "user_embeddings__"
+NEIGHBOURS_PREFIX, TOP_ITEMS_PREFIX = "item_neighbours__", "user_top_items__"
 LIVE_CACHE_SECONDS = 5.0
 """How long a connection trusts its resolution of the live version."""
 T = TypeVar("T")
@@ -50,6 +53,14 @@ STALE_VERSION_ERRORS = (psycopg.errors.UndefinedTable, psycopg.errors.LockNotAva
 def table_names(version_slug: str) -> tuple[str, str]:
     """(item table, user table) of a version's slug."""
     return ITEM_PREFIX + version_slug, USER_PREFIX + version_slug
+
+
+def version_tables(version_slug: str) -> dict[str, str]:
+    """Every table of a version by its `{placeholder}` in the SQL files: `item_table`, `user_table`,
+    `neighbours_table`, `top_items_table`."""
+    items, users = table_names(version_slug)
+    return {"item_table": items, "user_table": users, "neighbours_table": NEIGHBOURS_PREFIX + version_slug,
+            "top_items_table": TOP_ITEMS_PREFIX + version_slug}
 
 
 @dataclass(frozen=True)
@@ -72,8 +83,8 @@ class LiveModel:
         return table_names(self.slug)[1]
 
     def identifiers(self) -> dict[str, sql.Identifier]:
-        """`{item_table}` and `{user_table}` for `psycopg.sql` composition."""
-        return {"item_table": sql.Identifier(self.item_table), "user_table": sql.Identifier(self.user_table)}
+        """The version's tables (`version_tables`) for `psycopg.sql` composition."""
+        return {key: sql.Identifier(name) for key, name in version_tables(self.slug).items()}
 
     @property
     def artifacts_uri(self) -> str | None:

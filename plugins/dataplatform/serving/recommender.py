@@ -115,9 +115,12 @@ class ServingOptions:
     in_process_users: int = 500_000
     """...and their customers' vectors are held too when there are at most this many (else looked up per batch)."""
     in_process_similar_items: int = 25_000
-    """Similar items are computed in process up to this many items; above, by pgvector's HNSW cosine index (recall
-    1.0 there, and a scan of 100k unit vectors per browsed product costs more than the index:
-    `bench/results/serving.md`)."""
+    """Without neighbour lists, similar items are computed in process up to this many items; above, by pgvector's
+    HNSW cosine index (recall 1.0 there, and a scan of 100k unit vectors per browsed product costs more than the
+    index: `bench/results/serving.md`)."""
+    neighbour_lists: bool = True
+    """Answer stored customers and known products from the version's neighbour lists (`version_matrix`), held in
+    process with its vectors; False: by the scans and HNSW reads alone (to compare them)."""
     limits: queries.ReadLimits = field(default_factory=queries.ReadLimits)
 
     def __post_init__(self) -> None:
@@ -249,7 +252,9 @@ class Recommender:
         in_memory = None
         if matrix is not None:
             users = "customers in the database" if matrix.users is None else f"{len(matrix.users)} customers"
-            in_memory = f"{matrix.version}: {len(matrix)} items, {users}"
+            lists = [name for name, held in (("item neighbours", matrix.neighbours), ("customers' top items",
+                                                                                        matrix.top_items)) if held]
+            in_memory = f"{matrix.version}: {len(matrix)} items, {users}, lists: {', '.join(lists) or 'none'}"
         return {"in_process": in_memory,
                 "popular_source": self._popular.source or None, "popular_products": len(self._popular.overall),
                 "database_retry_in": max(0.0, round(self._closed_until - time.monotonic(), 3)),
@@ -309,7 +314,8 @@ class Recommender:
     def _load_matrix(self, live: LiveModel) -> None:
         try:
             with self._open_connection() as conn:
-                matrix = VersionMatrix.load(conn, live, max_users=self.options.in_process_users)
+                matrix = VersionMatrix.load(conn, live, max_users=self.options.in_process_users,
+                                            lists=self.options.neighbour_lists)
         except Exception as error:  # noqa: BLE001 - the HNSW reads keep answering; retried after 30 s
             log.warning("item matrix of %s not loaded: %s: %s", live.version, type(error).__name__, error)
             return
@@ -373,14 +379,18 @@ class Recommender:
         profiles = [queries.ProfileQuery(e.customer_number, v, options.k + len(e.cart))
                     for e, v in zip(events, vectors, strict=True)]
         sources = {code for e in events for code in e.browsed[: options.max_similar_sources]}
+        per_source = options.similar_k + options.max_similar_sources
+        matrix = self._matrix_for(live)
+        if matrix is not None and matrix.has_neighbours(per_source):  # lookups in the version's lists
+            answers = self._profiles_in_process(conn, live, matrix, profiles, limits)
+            return None if answers is None else _DatabaseAnswer(live, answers,
+                                                                matrix.nearest_by_cosine(sources, per_source))
         with self._cache_lock:
             cached = {code: hit for code in sources
                       if (hit := self._similar_cache.get((live.version, code))) is not None}
         missing = sorted(sources - cached.keys())
-        per_source = options.similar_k + options.max_similar_sources
-        matrix = self._matrix_for(live)
         similar_in_process = matrix is not None and len(matrix) <= options.in_process_similar_items
-        if conn is None and (matrix is None or matrix.users is None or (missing and not similar_in_process)):
+        if conn is None and (matrix is None or (missing and not similar_in_process)):
             return None
         if matrix is None:  # HNSW in PostgreSQL: profiles and similar items in one round trip
             assert conn is not None
@@ -388,7 +398,10 @@ class Recommender:
                                          similar_limit=per_source, limits=limits)
             answers, similar = pending.profile_answers(), pending.similar_answers()
         else:  # profiles in process (exact); similar items too for a small catalogue, else by HNSW (exact there)
-            answers = self._profiles_in_process(conn, live, matrix, profiles, limits)
+            in_process = self._profiles_in_process(conn, live, matrix, profiles, limits)
+            if in_process is None:
+                return None
+            answers = in_process
             if similar_in_process:
                 similar = matrix.nearest_by_cosine(missing, per_source)
             elif missing:
@@ -408,20 +421,29 @@ class Recommender:
     @staticmethod
     def _profiles_in_process(conn: psycopg.Connection | None, live: LiveModel, matrix: VersionMatrix,
                              profiles: Sequence[queries.ProfileQuery],
-                             limits: queries.ReadLimits) -> list[queries.ProfileAnswer]:
+                             limits: queries.ReadLimits) -> list[queries.ProfileAnswer] | None:
+        """Stored customers from the version's lists where they hold enough items, the others (a long cart, the
+        user-feature model's vectors) by the exact scan; None when that needs the database and `conn` is None."""
         customers = sorted({q.customer_number for q in profiles if q.customer_number is not None})
         if matrix.users is not None:
             stored = {c: v for c in customers if (v := matrix.users.get(c)) is not None}
+        elif conn is None:
+            return None
         else:
-            assert conn is not None
             stored = queries.read_batch(conn, live, user_vectors=customers, limits=limits).user_vector_answers()
-        chosen = [stored.get(q.customer_number) if q.customer_number in stored else q.vector for q in profiles]
-        asked = [i for i, v in enumerate(chosen) if v is not None]
         answers = [queries.ProfileAnswer(False, []) for _ in profiles]
-        if asked:
-            best = matrix.best_by_inner_product(np.stack([chosen[i] for i in asked]).astype(np.float32),
-                                                [profiles[i].limit for i in asked])
-            for i, items in zip(asked, best, strict=True):
+        wanted = [(i, q) for i, q in enumerate(profiles) if q.customer_number in stored]
+        listed = matrix.stored_best([(q.customer_number, q.limit) for _, q in wanted])  # type: ignore[misc]
+        for j, items in listed.items():
+            answers[wanted[j][0]] = queries.ProfileAnswer(True, items)
+        listed_rows = {wanted[j][0] for j in listed}
+        scan = [i for i, q in enumerate(profiles)
+                if i not in listed_rows and (q.customer_number in stored or q.vector is not None)]
+        if scan:
+            vectors = [stored.get(profiles[i].customer_number, profiles[i].vector) for i in scan]  # type: ignore[arg-type]
+            best = matrix.best_by_inner_product(np.stack(vectors).astype(np.float32),
+                                                [profiles[i].limit for i in scan])
+            for i, items in zip(scan, best, strict=True):
                 answers[i] = queries.ProfileAnswer(profiles[i].customer_number in stored, items)
         return answers
 

@@ -1,13 +1,13 @@
 """The read-only database role the serving Lambdas connect as: least privilege on the vector store.
 
-**What it can do.** Connect to the vector database, look up objects in the store's schema (USAGE), and SELECT
-the tables the serving code reads (`dataplatform.serving`): every model version's `item_embeddings__<slug>` /
-`user_embeddings__<slug>`, `model_versions` and `popular_products` (`SERVED_PATTERN`). Nothing else: no other
-table or view (not the reader views, which the serving code does not use; not a table someone adds later to the
-schema), no write (grants are SELECT only and every transaction of the role starts read-only), no CREATE on the
-schema or database, no inherited privilege (NOINHERIT), no superuser-like attribute. Retired versions' tables
-stay readable until they are pruned: a reader's cache may name the previous version for a few seconds after a
-swap (`serving.live.LIVE_CACHE_SECONDS`).
+**What it can do.** Connect to the vector database, look up objects in the store's schema (USAGE), and SELECT the
+tables the serving code reads (`dataplatform.serving`): every model version's `item_embeddings__<slug>` /
+`user_embeddings__<slug>` / `item_neighbours__<slug>` / `user_top_items__<slug>`, `model_versions` and
+`popular_products` (`SERVED_PATTERN`). Nothing else: no other table or view (not the reader views, which the serving
+code does not use; not a table someone adds later to the schema), no write (grants are SELECT only and every
+transaction of the role starts read-only), no CREATE on the schema or database, no inherited privilege (NOINHERIT),
+no superuser-like attribute. Retired versions' tables stay readable until they are pruned: a reader's cache may name
+the previous version for a few seconds after a swap (`serving.live.LIVE_CACHE_SECONDS`).
 
 **Why grants survive every `embeddings_load`.** A load creates new tables; a swap only repoints views and flips
 `model_versions.is_live`. An event trigger (`create_reader_grant_function.sql`) grants SELECT on each new table
@@ -42,10 +42,11 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from dataplatform.paths import sql_path
-from dataplatform.serving.live import ITEM_PREFIX, USER_PREFIX
+from dataplatform.serving.live import ITEM_PREFIX, NEIGHBOURS_PREFIX, TOP_ITEMS_PREFIX, USER_PREFIX
 
 SERVED_TABLES = ("model_versions", "popular_products")
-SERVED_PATTERN = (f"^({re.escape(ITEM_PREFIX)}|{re.escape(USER_PREFIX)})[a-z0-9_]+$|"
+SERVED_PREFIXES = (ITEM_PREFIX, USER_PREFIX, NEIGHBOURS_PREFIX, TOP_ITEMS_PREFIX)
+SERVED_PATTERN = (f"^({'|'.join(map(re.escape, SERVED_PREFIXES))})[a-z0-9_]+$|"
                   f"^({'|'.join(SERVED_TABLES)})$")
 """The tables the serving package reads (tests/plugins/streaming/test_reader_role.py checks its SQL against it)."""
 

@@ -3,12 +3,19 @@
 Every function takes a psycopg 3 `Connection` and works in the first schema of its `search_path` (the
 `vector` extension itself lives in `public`, created once by a superuser).
 
-**Layout.** Each model version gets its own two tables, named from a slug of the version string
+**Layout.** Each model version gets its own four tables, named from a slug of the version string
 (`20261123T140000Z-ab12cd` -> `20261123t140000z_ab12cd_<8 hex of its sha256>`; lower-case `[a-z0-9_]`,
 at most 33 characters, so names stay under PostgreSQL's 63 and two versions never share one):
 
     item_embeddings__<slug>  (product_code text PRIMARY KEY, embedding vector(dim))   + 2 HNSW indexes
     user_embeddings__<slug>  (customer_number integer PRIMARY KEY, embedding vector(dim))
+    item_neighbours__<slug>  (product_code text PRIMARY KEY, neighbours text[], distances real[])
+    user_top_items__<slug>   (customer_number integer PRIMARY KEY, items text[], scores real[])
+
+The last two are the neighbour lists, computed exactly when the version is loaded (`neighbour_lists`: each
+item's 32 nearest items by cosine distance, each stored customer's 50 best items by inner product): a version's
+items and customers never change, so the serving package answers stored customers and known products by lookup
+instead of a scan per request (`dataplatform.serving.version_matrix`; 100k items take about a minute here).
 
 `model_versions` records every version (dimension, counts, source files, metrics, load timings, when it was
 loaded, went live, stopped being live, was pruned) with a partial unique index that allows at most one live row.
@@ -85,7 +92,8 @@ from psycopg.types.json import Jsonb
 from dataplatform.paths import sql_path
 from dataplatform.serving import live as serving_live
 from dataplatform.serving import queries as serving_queries
-from dataplatform.serving.live import ITEM_PREFIX, USER_PREFIX, table_names  # noqa: F401 - shared with readers
+from dataplatform.serving.live import ITEM_PREFIX, USER_PREFIX, table_names, version_tables  # noqa: F401
+from dataplatform.serving.version_matrix import ITEM_NEIGHBOURS, USER_TOP_ITEMS, RankedLists, VersionMatrix
 
 if TYPE_CHECKING:
     from dataplatform.vectordb.embeddings_file import EmbeddingsTable
@@ -121,7 +129,8 @@ class LoadResult:
     item_count: int
     user_count: int
     timings: dict[str, float] = field(default_factory=dict)
-    """Seconds per step: copy_items, copy_users, primary_keys, index_items_ip, index_items_cosine, analyze, total."""
+    """Seconds per step: neighbour_lists, copy_items, copy_users, copy_lists, primary_keys, index_items_ip,
+    index_items_cosine, analyze, total."""
 
 
 # --- names ---------------------------------------------------------------------------------------------------
@@ -151,8 +160,7 @@ def _query(name: str) -> str:
 
 
 def _tables(version_slug: str) -> dict[str, sql.Identifier]:
-    items, users = table_names(version_slug)
-    return {"item_table": sql.Identifier(items), "user_table": sql.Identifier(users)}
+    return {key: sql.Identifier(name) for key, name in version_tables(version_slug).items()}
 
 
 # --- schema --------------------------------------------------------------------------------------------------
@@ -264,6 +272,25 @@ def create_hnsw_index(
     return name
 
 
+def neighbour_lists(items: EmbeddingsTable, users: EmbeddingsTable, *, item_width: int = ITEM_NEIGHBOURS,
+                    user_width: int = USER_TOP_ITEMS) -> tuple[RankedLists, RankedLists]:
+    """Exactly, by the serving package's own scans: each item's `item_width` nearest items by cosine distance
+    (itself left out) and each user's `user_width` best items by inner product (rows in the tables' order)."""
+    matrix = VersionMatrix.of("", [str(code) for code in items.ids], items.vectors)
+    return (matrix.rank_by_cosine(range(len(matrix)), item_width),
+            matrix.rank_by_inner_product(np.ascontiguousarray(users.vectors, dtype=np.float32), user_width))
+
+
+def copy_lists(cur: psycopg.Cursor[Any], statement: sql.Composable, key_type: str, keys: Sequence[Any],
+               lists: RankedLists, item_ids: Sequence[str]) -> None:
+    """Binary COPY of (key, item codes, values) rows from `RankedLists` (padding left out)."""
+    with cur.copy(statement) as copy:
+        copy.set_types([key_type, "text[]", "float4[]"])
+        for key, positions, values in zip(keys, lists.positions.tolist(), lists.values.tolist(), strict=True):
+            count = next((i for i, p in enumerate(positions) if p < 0), len(positions))
+            copy.write_row((key, [item_ids[p] for p in positions[:count]], values[:count]))
+
+
 def load_version(
     conn: psycopg.Connection,
     version: str,
@@ -278,8 +305,9 @@ def load_version(
 ) -> LoadResult:
     """Load one version's embeddings into its own tables, in one transaction, without touching the live version.
 
-    Steps: (re)create the tables, binary COPY items and users, primary keys, HNSW indexes on items
-    (`vector_ip_ops`, `vector_cosine_ops`, with `m` / `ef_construction`), ANALYZE, record the version (not live).
+    Steps: compute the neighbour lists (`neighbour_lists`, before the transaction), (re)create the tables, binary
+    COPY items, users and the lists, primary keys, HNSW indexes on items (`vector_ip_ops`, `vector_cosine_ops`,
+    with `m` / `ef_construction`), ANALYZE, record the version (not live).
     A version loaded before but not live is replaced; a live one raises `VersionIsLiveError`. Any error rolls
     everything back. `items` and `users` must share one dimension (1..2000, HNSW's limit).
     """
@@ -304,6 +332,8 @@ def load_version(
 
     _register(conn)
     started = time.perf_counter()
+    with timed("neighbour_lists"):
+        neighbours, top_items = neighbour_lists(items, users)
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
         known = {v["version"]: v for v in _versions(conn)}
         if known.get(version, {}).get("is_live"):
@@ -320,6 +350,10 @@ def load_version(
         with timed("copy_users"):
             copy_rows(cur, _composed("copy_user_embeddings.sql", **tables), ["int4", "vector"], users.ids,
                       users.vectors)
+        with timed("copy_lists"):
+            codes = [str(code) for code in items.ids]
+            copy_lists(cur, _composed("copy_item_neighbours.sql", **tables), "text", codes, neighbours, codes)
+            copy_lists(cur, _composed("copy_user_top_items.sql", **tables), "int4", users.ids, top_items, codes)
         with timed("primary_keys"):
             cur.execute(_composed("create_embedding_keys.sql", **tables))
         with timed("index_items_ip"):

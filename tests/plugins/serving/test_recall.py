@@ -38,8 +38,9 @@ def ten_thousand(loader) -> tuple[list[str], np.ndarray, np.ndarray]:
     return ids, items, users
 
 
-@pytest.mark.parametrize("in_process_items", [200_000, 0], ids=["in_process", "hnsw"])
-def test_recall_at_10_is_at_least_098_for_both_queries(conninfo, ten_thousand, in_process_items) -> None:
+@pytest.mark.parametrize(("in_process_items", "lists"), [(200_000, True), (200_000, False), (0, False)],
+                         ids=["lists", "in_process", "hnsw"])
+def test_recall_at_10_is_at_least_098_for_both_queries(conninfo, ten_thousand, in_process_items, lists) -> None:
     # GIVEN 10k model-shaped items, and events of stored customers each browsing one product
     ids, items, users = ten_thousand
     rng = np.random.default_rng(1)
@@ -50,7 +51,8 @@ def test_recall_at_10_is_at_least_098_for_both_queries(conninfo, ten_thousand, i
         "credit_limit": None, "browse_history": [{"product_code": ids[b], "quantity": "1", "in_shopping_cart": False}],
     }) for i, (c, b) in enumerate(zip(customers, browsed, strict=True))]
     recommender = Recommender(conninfo, options=ServingOptions(deadline_seconds=30, budget_seconds=30, similar_k=10,
-                                                               in_process_items=in_process_items))
+                                                               in_process_items=in_process_items,
+                                                               neighbour_lists=lists))
     recommender.warm()
     # WHEN the recommender answers them
     records = recommender.recommend_batch(events, deadline_seconds=30)
@@ -64,6 +66,7 @@ def test_recall_at_10_is_at_least_098_for_both_queries(conninfo, ten_thousand, i
         distances[b] = np.inf
         exact = {ids[i] for i in np.argsort(distances)[:10]}
         recall_similar.append(len(exact & {s.id for s in record.similar_items[0].similar_items}) / 10)
-    print(f"{'in process' if in_process_items else f'HNSW ef_search {EF_SEARCH}'}: recall@10 profile "
+    way = "neighbour lists" if lists else "scans in process" if in_process_items else f"HNSW ef_search {EF_SEARCH}"
+    print(f"{way}: recall@10 profile "
           f"{np.mean(recall_profile):.3f}, similar {np.mean(recall_similar):.3f}")
     assert np.mean(recall_profile) >= 0.98 and np.mean(recall_similar) >= 0.98

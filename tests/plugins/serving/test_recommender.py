@@ -25,13 +25,15 @@ def ids(items) -> list[str]:
     return [i.id for i in items]
 
 
-@pytest.fixture(params=["in_process", "in_process_profiles", "hnsw"])
+@pytest.fixture(params=["lists", "in_process", "in_process_profiles", "hnsw"])
 def options(request) -> ServingOptions:
-    """The ways of answering k-NN: everything from the live version's vectors in process; profiles in process and
-    similar items by HNSW (a large catalogue); everything by HNSW in PostgreSQL (while the vectors load)."""
+    """The ways of answering k-NN: from the live version's neighbour lists in process (the default); without them,
+    everything by scans of its vectors in process; profiles in process and similar items by HNSW (a large
+    catalogue); everything by HNSW in PostgreSQL (while the vectors load)."""
     return ServingOptions(deadline_seconds=5.0, budget_seconds=5.0,  # correctness here, not timing
                           in_process_items=0 if request.param == "hnsw" else 200_000,
-                          in_process_similar_items=25_000 if request.param == "in_process" else 0)
+                          in_process_similar_items=0 if request.param == "in_process_profiles" else 25_000,
+                          neighbour_lists=request.param == "lists")
 
 
 def make(connect, options: ServingOptions, **kwargs) -> Recommender:
@@ -59,6 +61,23 @@ def test_known_customer_gets_the_best_items_by_inner_product_without_cart_items(
                                [float(model.items.vectors[model.items.ids.index(c)] @ model.vector_of(101))
                                 for c in got], rtol=1e-4)
     assert (record.model_version, record.fallback, record.fallback_reason) == ("v1", False, None)
+
+
+def test_a_cart_longer_than_the_neighbour_list_is_still_answered_exactly(conninfo, loader, options) -> None:
+    # GIVEN a customer whose 45 best items are all in the cart: the 50-item list of their best items cannot leave
+    # 10 (with lists, this one is answered by the exact scan)
+    model = load_model(loader, "v1")
+    cart = model.exact_top(model.vector_of(101), 45)
+    recommender = make(conninfo, options)
+    # WHEN the customer's event is answered
+    record = recommender.recommend(parse(event(101, [(code, True) for code in cart])))
+    # THEN the 10 items are the best after the cart (exactly, in process; HNSW may miss one)
+    expected = model.exact_top(model.vector_of(101), 10, exclude=set(cart))
+    if options.in_process_items:
+        assert ids(record.recommended_items) == expected
+    else:
+        assert len(set(ids(record.recommended_items)) & set(expected)) >= 9
+    assert not record.fallback
 
 
 def test_unknown_customer_gets_the_user_feature_models_vector(conninfo, loader, s3, bucket, options) -> None:
@@ -196,7 +215,8 @@ def test_a_swap_in_the_middle_of_batches_never_mixes_versions_in_one_answer(conn
     store.swap_live(loader, "v1")
     recommender = make(conninfo, ServingOptions(deadline_seconds=5.0, budget_seconds=5.0, live_cache_seconds=0.0,
                                                 in_process_items=options.in_process_items,
-                                                in_process_similar_items=options.in_process_similar_items))
+                                                in_process_similar_items=options.in_process_similar_items,
+                                                neighbour_lists=options.neighbour_lists))
     events = [parse(event(100 + i, [(f"S10_{i:04d}", False)], session=f"s-{i}")) for i in range(40)]
     stop = threading.Event()
 

@@ -128,6 +128,36 @@ def test_load_then_swap_makes_the_version_live_with_its_counts_and_dimension(con
     assert vs.verify_live(conn, V1, items=50, users=20)["neighbours"] == 5
 
 
+def test_load_stores_each_items_nearest_items_and_each_customers_best_items_exactly(conn) -> None:
+    # GIVEN a version of 50 items and 20 customers, loaded
+    result = load(conn, V1, n_items=50, n_users=20, dim=8)
+    assert {"neighbour_lists", "copy_lists"} <= set(result.timings)
+    items, users = embeddings(50, 20, 8)
+    tables = vs.version_tables(vs.slug(V1))
+    # THEN every item has its 32 nearest items by cosine distance (itself left out), nearest first, as a float64
+    # scan ranks them
+    neighbours = sql.Identifier(tables["neighbours_table"])
+    rows = {code: (codes, distances) for code, codes, distances in conn.execute(
+        sql.SQL("SELECT product_code, neighbours, distances FROM {}").format(neighbours))}
+    assert set(rows) == set(items.ids)
+    unit = items.vectors.astype(np.float64) / np.linalg.norm(items.vectors, axis=1, keepdims=True)
+    for i in (0, 17, 49):
+        distances = 1 - unit @ unit[i]
+        distances[i] = np.inf
+        order = np.argsort(distances)[:32]
+        assert rows[items.ids[i]][0] == [items.ids[j] for j in order]
+        np.testing.assert_allclose(rows[items.ids[i]][1], distances[order], atol=1e-5)
+    # AND every customer their 50 best items by inner product, best first, with the products as scores
+    top = {c: (codes, scores) for c, codes, scores in conn.execute(
+        sql.SQL("SELECT customer_number, items, scores FROM {}").format(sql.Identifier(tables["top_items_table"])))}
+    assert set(top) == set(users.ids)
+    for u in (0, 19):
+        scores = items.vectors.astype(np.float64) @ users.vectors[u]
+        order = np.argsort(-scores)[:50]
+        assert top[users.ids[u]][0] == [items.ids[j] for j in order]
+        np.testing.assert_allclose(top[users.ids[u]][1], scores[order], rtol=1e-4, atol=1e-5)
+
+
 def test_loaded_tables_have_primary_keys_and_the_two_hnsw_indexes(conn) -> None:
     load(conn, V1)
     item_table, user_table = vs.table_names(vs.slug(V1))
@@ -519,7 +549,7 @@ def test_prune_keeps_the_live_version_the_newest_n_and_the_rollback_target(conn)
     # THEN V3 goes; V5, V4 (newest), V2 (live) and V1 (where rollback() goes) stay
     assert pruned == [V3]
     assert version_tables(conn, V3) == []
-    assert len(version_tables(conn, V1)) == 2
+    assert len(version_tables(conn, V1)) == 4
     rows = {v["version"]: v for v in vs.versions(conn)}
     assert rows[V3]["pruned_at"] is not None and rows[V2]["is_live"]
     with pytest.raises(vs.UnknownVersionError, match="was pruned"):
@@ -544,7 +574,7 @@ def test_version_retired_moments_ago_is_pruned_only_after_the_grace_period(conn)
     # WHEN pruning everything not live, with a 1-second grace period
     # THEN the never-live V3 goes at once, V1 (readers may still have it cached) only once the grace has passed
     assert vs.prune(conn, keep=0, retired_grace=1.0) == [V3]
-    assert len(version_tables(conn, V1)) == 2
+    assert len(version_tables(conn, V1)) == 4
     retired = {v["version"]: v["retired_at"] for v in vs.versions(conn)}
     assert retired[V1] is not None and retired[V2] is None
     time.sleep(1.1)
