@@ -10,7 +10,11 @@ drawn with a Zipf-like popularity, 0-2 of them in the cart; k = 10 recommended i
 up to 10 browsed products):
 
 - **recommender**: `dataplatform.serving.Recommender` as a Lambda container runs it: warmed (live version
-  resolved, item matrix loaded), pydantic event in, pydantic record out, fallback and deadlines armed.
+  resolved, neighbour lists and vectors loaded), pydantic event in, pydantic record out, fallback and deadlines
+  armed.
+- **recommender, scans**: the same without the version's neighbour lists (`ServingOptions.neighbour_lists=False`):
+  every answer by exact scans of the vectors in process (similar items by HNSW above 25k items), as before the
+  loader computed the lists; shown to measure what they gain.
 - **raw SQL**: one hand-written statement per request on a plain autocommit psycopg connection (prepared),
   HNSW on the live version's tables at pgvector's default ef_search, rows out, nothing else: the database
   ceiling. For a batch: the same as one statement over all the batch's queries.
@@ -73,7 +77,7 @@ DEFAULT_OUTPUT = REPO / "bench" / "results" / "serving.md"
 K, SIMILAR_K, MAX_SOURCES = 10, 5, 10
 USERS_PER_SECOND = 10_000 / 30  # 10,000 active users, one recommendation page every 30 s each
 BATCH = 500
-METHODS = ("recommender", "raw SQL", "raw NumPy", "naive")
+METHODS = ("recommender", "recommender, scans", "raw SQL", "raw NumPy", "naive")
 
 RAW_ONE = """
 SELECT 0, n.product_code, n.score
@@ -144,12 +148,13 @@ class FellBack(RuntimeError):
 
 
 class RecommenderClient:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, lists: bool = True) -> None:
         self.recommender = Recommender(dsn, options=ServingOptions(deadline_seconds=5.0, budget_seconds=5.0,
-                                                                   warm_seconds=120.0))
+                                                                   warm_seconds=120.0, neighbour_lists=lists))
         self.recommender.warm()
-        if self.recommender.status()["in_process"] is None:
-            raise FellBack(f"vectors not loaded in process: {self.recommender.status()}")
+        in_process = self.recommender.status()["in_process"]
+        if in_process is None or lists == in_process.endswith("lists: none"):
+            raise FellBack(f"vectors or lists not loaded in process as asked: {self.recommender.status()}")
 
     def one(self, event: dict[str, Any]) -> None:
         record = self.recommender.recommend(UserActivityEvent.model_validate(event))
@@ -245,8 +250,8 @@ _STATE: dict[str, Any] = {}
 
 def make_client(method: str) -> Any:
     dsn = conninfo()
-    if method == "recommender":
-        return RecommenderClient(dsn)
+    if method.startswith("recommender"):
+        return RecommenderClient(dsn, lists=method == "recommender")
     if method == "raw SQL":
         return RawSqlClient(dsn)
     if method == "raw NumPy":
@@ -335,14 +340,15 @@ def batches(repeats: int = 5) -> dict[str, float]:
         times, full = [], []
         for r in range(repeats if method != "naive" else 2):
             chunk = events[(r * BATCH) % len(events):][:BATCH]
-            if method == "recommender":
+            if method.startswith("recommender"):
                 parsed = client.parsed(chunk)
                 began = time.perf_counter()
                 client.inference(parsed)
                 times.append(time.perf_counter() - began)
-                began = time.perf_counter()
-                client.batch(events[(r * BATCH + 250) % len(events):][:BATCH])
-                full.append(time.perf_counter() - began)
+                if method == "recommender":
+                    began = time.perf_counter()
+                    client.batch(events[(r * BATCH + 250) % len(events):][:BATCH])
+                    full.append(time.perf_counter() - began)
             else:
                 began = time.perf_counter()
                 client.batch(chunk)

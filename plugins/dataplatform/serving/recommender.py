@@ -7,15 +7,17 @@ items left out; "similar to what you browsed" is, for each of the first `max_sim
 (cart first, then most recent), its nearest items by cosine distance, merged and de-duplicated across the entries
 and never a browsed product itself.
 
-**Where the vectors come from.** The live version's item and customer vectors are held in process
-(`version_matrix`: exact k-NN, and faster than HNSW at 10k-100k items, `bench/results/serving_recall.md`), loaded
-at init and in the background after a swap. A request then needs the database only to confirm the live version,
+**Where the vectors come from.** The live version's neighbour lists (each item's nearest items, each stored
+customer's best items, computed exactly by the loader) and its item and customer vectors are held in process
+(`version_matrix`: lookups where a list holds the answer, exact scans for the rest; both faster than HNSW at
+10k-100k items, `bench/results/serving_recall.md`, `bench/results/serving.md`), loaded at init and in the
+background after a swap. A request then needs the database only to confirm the live version,
 once every `live_cache_seconds` (5 s), and to refresh the fallback ranking every `popular_refresh_seconds`; in
 between it is answered on the caller's thread without touching the database or the worker (`_from_memory`).
 Until a new version's vectors are loaded, or for a catalogue above `in_process_items`, the same answers come from
 pgvector's HNSW indexes in one pipelined round trip per batch (`queries.read_batch`); customers beyond
-`in_process_users` are looked up in one round trip per batch. Similar-items answers are cached per (version,
-product): a version's items never change.
+`in_process_users` are looked up in one round trip per batch. Without lists, similar-items answers are cached
+per (version, product): a version's items never change.
 
 **Fallback.** When the database does not answer within the deadline (down, stopped, slow, overloaded), the batch
 is answered from the popular-products ranking in memory (`popular`: per country, topped up from the overall

@@ -93,6 +93,7 @@ from dataplatform.paths import sql_path
 from dataplatform.serving import live as serving_live
 from dataplatform.serving import queries as serving_queries
 from dataplatform.serving.live import ITEM_PREFIX, USER_PREFIX, table_names, version_tables  # noqa: F401
+from dataplatform.serving.sql_files import sql_text
 from dataplatform.serving.version_matrix import ITEM_NEIGHBOURS, USER_TOP_ITEMS, RankedLists, VersionMatrix
 
 if TYPE_CHECKING:
@@ -462,8 +463,8 @@ def _retired_long_enough(row: Mapping[str, Any], grace: float) -> bool:
 
 
 def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: int, k: int = 5) -> dict[str, Any]:
-    """Check what readers see: `version` is live, its tables hold `items` / `users` rows of its dimension, the
-    views for people follow it, and a similar-items query answers. Takes no lock a swap would wait for. Raises
+    """Check what readers see: `version` is live, its tables hold `items` / `users` rows of its dimension and a
+    neighbour list for each, the views for people follow it, and a similar-items query answers. Takes no lock a swap would wait for. Raises
     `VectorStoreError` naming every mismatch; returns the observations."""
     _check_connection(conn)
     serving_live.forget(conn)
@@ -475,6 +476,9 @@ def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: in
             seen = cur.execute(sql.SQL(_query("select_live_table_counts.sql")).format(**live.identifiers())
                                ).fetchone() or {}
             views = {r["view_name"]: r["table_name"] for r in cur.execute(_query("select_view_tables.sql"))}
+            if all(cur.execute(sql_text("select_list_tables.sql"), version_tables(live.slug)).fetchone().values()):
+                seen |= cur.execute(sql.SQL(_query("select_live_list_counts.sql")).format(**live.identifiers())
+                                    ).fetchone() or {}
     probe = seen.get("probe")
     neighbours = similar_items(conn, probe, k) if probe else []
     problems = []
@@ -483,6 +487,11 @@ def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: in
     if seen.get("items") != items or seen.get("users") != users:
         problems.append(f"live tables hold {seen.get('items')} items / {seen.get('users')} users, "
                         f"expected {items} / {users}")
+    if live and "item_lists" not in seen:
+        problems.append("the version has no neighbour lists (it is served by scans): load it again to compute them")
+    elif live and (seen["item_lists"], seen["user_lists"]) != (seen.get("items"), seen.get("users")):
+        problems.append(f"neighbour lists for {seen['item_lists']} items / {seen['user_lists']} users, expected "
+                        f"one per item and user")
     if live and {seen.get("item_dimension"), seen.get("user_dimension")} != {live.dimension}:
         problems.append(f"vectors of dimension {seen.get('item_dimension')}/{seen.get('user_dimension')}, "
                         f"model_versions says {live.dimension}")

@@ -156,6 +156,12 @@ def test_load_stores_each_items_nearest_items_and_each_customers_best_items_exac
         order = np.argsort(-scores)[:50]
         assert top[users.ids[u]][0] == [items.ids[j] for j in order]
         np.testing.assert_allclose(top[users.ids[u]][1], scores[order], rtol=1e-4, atol=1e-5)
+    # AND the post-swap check counts them, and names a version whose lists are missing
+    vs.swap_live(conn, V1)
+    assert vs.verify_live(conn, V1, items=50, users=20)["version"] == V1
+    conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(tables["top_items_table"])))
+    with pytest.raises(vs.VectorStoreError, match="no neighbour lists"):
+        vs.verify_live(conn, V1, items=50, users=20)
 
 
 def test_loaded_tables_have_primary_keys_and_the_two_hnsw_indexes(conn) -> None:

@@ -3,4 +3,5 @@
 -- Parameters: %(neighbours_table)s, %(top_items_table)s: the tables' names (lower-case [a-z0-9_], resolved on the
 --             search_path like the serving reads).
 -- Caller: dataplatform.serving.version_matrix.VersionMatrix.load.
-SELECT to_regclass(%(neighbours_table)s) IS NOT NULL, to_regclass(%(top_items_table)s) IS NOT NULL
+SELECT to_regclass(%(neighbours_table)s) IS NOT NULL AS has_neighbours,
+       to_regclass(%(top_items_table)s) IS NOT NULL AS has_top_items
