@@ -464,8 +464,8 @@ def _retired_long_enough(row: Mapping[str, Any], grace: float) -> bool:
 
 def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: int, k: int = 5) -> dict[str, Any]:
     """Check what readers see: `version` is live, its tables hold `items` / `users` rows of its dimension and a
-    neighbour list for each, the views for people follow it, and a similar-items query answers. Takes no lock a swap would wait for. Raises
-    `VectorStoreError` naming every mismatch; returns the observations."""
+    neighbour list for each, the views for people follow it, and a similar-items query answers. Takes no lock a
+    swap would wait for. Raises `VectorStoreError` naming every mismatch; returns the observations."""
     _check_connection(conn)
     serving_live.forget(conn)
     live = serving_live.resolve(conn)
