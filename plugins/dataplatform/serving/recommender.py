@@ -211,10 +211,10 @@ class Recommender:
         afterwards a request only pays for its own queries, and a database that is down at start still leaves
         the S3 copy of the ranking in memory.
 
-        Last, `gc.freeze()`: what init allocated (the modules, the version's vectors and lists) lives as long as
-        the container, and a batch allocates tens of thousands of short-lived objects; unfrozen, every full
-        collection walks all of init's objects again (a 500-record batch: 155 ms, frozen 73 ms,
-        `bench/results/serving.md`). Frozen objects are never collected, which init's are not anyway."""
+        Last, `gc.collect()` then `gc.freeze()`: what init allocated (the modules, the version's vectors and lists)
+        lives as long as the container, and a batch allocates tens of thousands of short-lived objects; unfrozen,
+        every full collection walks all of init's objects again (a 500-record batch: 155 ms, frozen 73 ms,
+        `bench/results/serving.md`). Frozen objects are never collected, so garbage is collected first."""
         started = time.monotonic()
         budget = self.options.warm_seconds
         live: LiveModel | None = None
@@ -227,6 +227,7 @@ class Recommender:
                 self._load_popular_copy(budget - (time.monotonic() - started))
         if live is not None and self._matrix_for(live) is None and self._matrix_thread is not None:
             self._matrix_thread.join(max(0.0, budget - (time.monotonic() - started)))
+        gc.collect()
         gc.freeze()
 
     def recommend(self, event: UserActivityEvent) -> Recommendation:
