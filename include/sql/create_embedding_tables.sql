@@ -17,10 +17,12 @@ CREATE TABLE {user_table} (
 CREATE TABLE {neighbours_table} (
     product_code text   NOT NULL,
     neighbours   text[] NOT NULL,
-    distances    real[] NOT NULL
+    distances    real[] NOT NULL,
+    positions    int4[] NOT NULL  -- the neighbours as positions in the version's items by product_code (code point)
 );
 CREATE TABLE {top_items_table} (
     customer_number integer NOT NULL,
     items           text[]  NOT NULL,
-    scores          real[]  NOT NULL
+    scores          real[]  NOT NULL,
+    positions       int4[]  NOT NULL  -- the items as positions in the version's items by product_code (code point)
 );

@@ -70,14 +70,18 @@ class RankedLists:
                 for ps, vs, limit in zip(positions, values, limits, strict=True)]
 
     @classmethod
-    def from_rows(cls, rows: Sequence[tuple[Sequence[str], Sequence[float]]], index: dict[str, int]) -> RankedLists:
-        """From the tables' (codes, values) arrays; codes must be items of the version."""
-        width = max((len(codes) for codes, _ in rows), default=0)
-        positions = np.full((len(rows), width), -1, dtype=np.int32)
-        values = np.full((len(rows), width), np.nan, dtype=np.float32)
-        for i, (codes, scores) in enumerate(rows):
-            positions[i, :len(codes)] = [index[c] for c in codes]
-            values[i, :len(scores)] = scores
+    def from_rows(cls, rows: Sequence[tuple[Sequence[int], Sequence[float]]]) -> RankedLists:
+        """From the tables' (positions, values) arrays (one NumPy conversion when every row is as long, as the
+        loader writes them: 2M entries in well under a second)."""
+        widths = {len(p) for p, _ in rows}
+        if len(widths) <= 1:
+            width = widths.pop() if widths else 0
+            return cls(np.array([p for p, _ in rows], dtype=np.int32).reshape(len(rows), width),
+                       np.array([v for _, v in rows], dtype=np.float32).reshape(len(rows), width))
+        positions = np.full((len(rows), max(widths)), -1, dtype=np.int32)
+        values = np.full((len(rows), max(widths)), np.nan, dtype=np.float32)
+        for i, (p, v) in enumerate(rows):
+            positions[i, :len(p)], values[i, :len(v)] = p, v
         return cls(positions, values)
 
 
@@ -85,6 +89,8 @@ class RankedLists:
 class VersionMatrix:
     version: str
     ids: list[str]
+    """Loaded in product_code order by code point (`ORDER BY product_code COLLATE "C"`, Python's `sorted`): the
+    order the stored lists' positions refer to."""
     vectors: np.ndarray
     """(n, dimension) float32."""
     unit: np.ndarray
@@ -120,12 +126,11 @@ class VersionMatrix:
         vectors = np.asarray([v for _, v in items], dtype=np.float32).reshape(len(items), live.dimension)
         matrix = cls.of(live.version, [str(code) for code, _ in items], vectors, users)
         neighbours = top_items = top_index = None
-        if neighbour_rows is not None:
-            by_code = {code: (codes, values) for code, codes, values in neighbour_rows}
-            neighbours = RankedLists.from_rows([by_code.get(code, ((), ())) for code in matrix.ids], matrix.index)
+        if neighbour_rows is not None and [str(code) for code, _, _ in neighbour_rows] == matrix.ids:
+            neighbours = RankedLists.from_rows([(p, d) for _, p, d in neighbour_rows])
         if top_rows is not None:
             top_index = {int(customer): i for i, (customer, _, _) in enumerate(top_rows)}
-            top_items = RankedLists.from_rows([(codes, values) for _, codes, values in top_rows], matrix.index)
+            top_items = RankedLists.from_rows([(p, s) for _, p, s in top_rows])
         return cls(matrix.version, matrix.ids, matrix.vectors, matrix.unit, matrix.index, users, neighbours,
                    top_items, top_index)
 

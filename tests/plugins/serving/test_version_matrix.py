@@ -70,5 +70,8 @@ def test_answers_come_from_the_lists_only_while_they_hold_enough_items() -> None
 
 def test_lists_read_back_from_the_tables_keep_their_order_and_values() -> None:
     m = matrix(n=10)
-    lists = RankedLists.from_rows([(["P0003", "P0001"], [0.5, 0.25]), ([], [])], m.index)
-    assert lists.rows([0, 1], m.ids, [5, 5]) == [[("P0003", 0.5), ("P0001", 0.25)], []]
+    even = RankedLists.from_rows([([3, 1], [0.5, 0.25]), ([2, 0], [1.0, 2.0])])
+    assert even.rows([0, 1], m.ids, [5, 1]) == [[("P0003", 0.5), ("P0001", 0.25)], [("P0002", 1.0)]]
+    ragged = RankedLists.from_rows([([3, 1], [0.5, 0.25]), ([], [])])
+    assert ragged.rows([0, 1], m.ids, [5, 5]) == [[("P0003", 0.5), ("P0001", 0.25)], []]
+    assert RankedLists.from_rows([]).width == 0

@@ -137,8 +137,8 @@ def test_load_stores_each_items_nearest_items_and_each_customers_best_items_exac
     # THEN every item has its 32 nearest items by cosine distance (itself left out), nearest first, as a float64
     # scan ranks them
     neighbours = sql.Identifier(tables["neighbours_table"])
-    rows = {code: (codes, distances) for code, codes, distances in conn.execute(
-        sql.SQL("SELECT product_code, neighbours, distances FROM {}").format(neighbours))}
+    rows = {code: (codes, distances, positions) for code, codes, distances, positions in conn.execute(
+        sql.SQL("SELECT product_code, neighbours, distances, positions FROM {}").format(neighbours))}
     assert set(rows) == set(items.ids)
     unit = items.vectors.astype(np.float64) / np.linalg.norm(items.vectors, axis=1, keepdims=True)
     for i in (0, 17, 49):
@@ -147,6 +147,8 @@ def test_load_stores_each_items_nearest_items_and_each_customers_best_items_exac
         order = np.argsort(distances)[:32]
         assert rows[items.ids[i]][0] == [items.ids[j] for j in order]
         np.testing.assert_allclose(rows[items.ids[i]][1], distances[order], atol=1e-5)
+        # (positions: the same items in the version's items by product_code, what the serving package reads)
+        assert [sorted(items.ids)[p] for p in rows[items.ids[i]][2]] == rows[items.ids[i]][0]
     # AND every customer their 50 best items by inner product, best first, with the products as scores
     top = {c: (codes, scores) for c, codes, scores in conn.execute(
         sql.SQL("SELECT customer_number, items, scores FROM {}").format(sql.Identifier(tables["top_items_table"])))}
@@ -159,6 +161,9 @@ def test_load_stores_each_items_nearest_items_and_each_customers_best_items_exac
     # AND the post-swap check counts them, and names a version whose lists are missing
     vs.swap_live(conn, V1)
     assert vs.verify_live(conn, V1, items=50, users=20)["version"] == V1
+    conn.execute(sql.SQL("UPDATE {} SET positions[1] = positions[2]").format(neighbours))
+    with pytest.raises(vs.VectorStoreError, match="50 neighbour-list positions do not name the item"):
+        vs.verify_live(conn, V1, items=50, users=20)
     conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(tables["top_items_table"])))
     with pytest.raises(vs.VectorStoreError, match="no neighbour lists"):
         vs.verify_live(conn, V1, items=50, users=20)
