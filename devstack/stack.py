@@ -149,17 +149,26 @@ def mysql_ready(cfg: StackConfig, sec: Secrets) -> None:
         conn.close()
 
 
+def _install_mariadb(data: Path) -> None:
+    """A new MariaDB data directory. `--no-defaults`, as for the server: the system's `/etc/mysql` options (one pid
+    file and socket under /run/mysqld for everyone) made two stacks initialising at once (the test workers) fail
+    now and then. A failed attempt leaves nothing behind, and its output is in the error."""
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    done = subprocess.run(["mariadb-install-db", "--no-defaults", "--auth-root-authentication-method=normal",
+                           f"--datadir={data}", "--user=root", "--skip-test-db"], capture_output=True, text=True)
+    if done.returncode:
+        shutil.rmtree(data, ignore_errors=True)
+        raise RuntimeError(f"mariadb-install-db failed ({done.returncode}) for {data}:\n{done.stdout[-2000:]}"
+                           f"\n{done.stderr[-2000:]}")
+
+
 def start_mariadb(cfg: StackConfig, sec: Secrets) -> None:
     base = cfg.state_dir / "mariadb"
     data, socket = base / "data", base / "mysqld.sock"
     if not _pid_alive(cfg.run_dir / "mariadb.pid"):
         if not (data / "mysql").exists():
-            data.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                ["mariadb-install-db", "--auth-root-authentication-method=normal", f"--datadir={data}",
-                 "--user=root", "--skip-test-db"],
-                check=True, capture_output=True,
-            )
+            _install_mariadb(data)
         _spawn("mariadb", [
             "mariadbd", "--no-defaults", "--user=root", f"--datadir={data}", f"--port={cfg.mysql_port}",
             f"--bind-address={HOST}", f"--socket={socket}", f"--pid-file={base / 'mariadbd.pid'}",
