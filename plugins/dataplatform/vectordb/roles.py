@@ -24,7 +24,8 @@ grants by name, so a table of personal data created in the same schema by the sa
 - `sync_reader_grants(loader, ...)`, at every `streaming_deploy` (and by `ensure_reader_role`'s caller), as the
   pipelines' role that owns the tables: grants SELECT on served tables that lack it (tables loaded before the
   trigger existed) and revokes everything on any other table of the schema. Idempotent; returns what it changed.
-- `reader_problems(conn, ...)`: what is not as it should be (role missing or too powerful, trigger missing).
+- `reader_problems(conn, ...)`: what is not as it should be (role missing or too powerful, trigger missing or
+  granting by an older pattern than `SERVED_PATTERN`).
 
 SQL in `include/sql/` (identifiers and literals composed by psycopg). Plain Python: no Airflow import.
 """
@@ -151,6 +152,10 @@ def reader_problems(conn: psycopg.Connection, *, role: str) -> list[str]:
     if trigger is None or trigger["evtenabled"] == "D":
         problems.append(f"event trigger {trigger_name(role)} is missing or disabled: new model versions' tables "
                         "would not be readable; an administrator runs `python -m dataplatform.vectordb.roles ensure`")
+    elif SERVED_PATTERN not in trigger["prosrc"]:
+        problems.append(f"event trigger {trigger_name(role)} grants by an older list of served tables (installed "
+                        "before the neighbour lists?): new model versions' tables would not all be readable; an "
+                        "administrator runs `python -m dataplatform.vectordb.roles ensure`")
     return problems
 
 

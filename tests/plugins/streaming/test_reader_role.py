@@ -158,6 +158,19 @@ def test_ensure_is_idempotent_and_leaves_a_read_only_role(reader_store: Store, s
         admin.execute(sql.SQL("ALTER ROLE {} CREATEDB INHERIT").format(sql.Identifier(reader_store.role)))
         assert roles.reader_problems(admin, role=reader_store.role) == [
             f"role {reader_store.role} has rolcreatedb", f"role {reader_store.role} has rolinherit"]
+        # a trigger installed before the served tables grew (its function grants by the old pattern) is named
+        function = sql.Identifier(roles.trigger_name(reader_store.role))
+        admin.execute(sql.SQL("ALTER ROLE {} NOCREATEDB NOINHERIT").format(sql.Identifier(reader_store.role)))
+        source = admin.execute("SELECT prosrc FROM pg_proc WHERE proname = %s",
+                               (roles.trigger_name(reader_store.role),)).fetchone()[0]
+        old = source.replace(roles.SERVED_PATTERN, roles.SERVED_PATTERN.replace("|item_neighbours__", ""))
+        admin.execute(sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS event_trigger LANGUAGE plpgsql AS {}").format(
+            function, sql.Literal(old)))
+        assert [p for p in roles.reader_problems(admin, role=reader_store.role)
+                if "grants by an older list of served tables" in p]
+        roles.ensure_reader_role(admin, role=reader_store.role, password=secrets.token_urlsafe(24),
+                                 schema=reader_store.schema, connection_limit=20)
+        assert roles.reader_problems(admin, role=reader_store.role) == []
 
 
 def test_served_pattern_covers_every_table_the_serving_code_reads() -> None:
