@@ -29,7 +29,7 @@ customers than `in_process_users`, customers are looked up in the database (one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import psycopg
@@ -125,14 +125,12 @@ class VersionMatrix:
                 top_rows = rows("select_user_top_items.sql") if has_top_items else None
         vectors = np.asarray([v for _, v in items], dtype=np.float32).reshape(len(items), live.dimension)
         matrix = cls.of(live.version, [str(code) for code, _ in items], vectors, users)
-        neighbours = top_items = top_index = None
         if neighbour_rows is not None and [str(code) for code, _, _ in neighbour_rows] == matrix.ids:
-            neighbours = RankedLists.from_rows([(p, d) for _, p, d in neighbour_rows])
+            matrix = replace(matrix, neighbours=RankedLists.from_rows([(p, d) for _, p, d in neighbour_rows]))
         if top_rows is not None:
-            top_index = {int(customer): i for i, (customer, _, _) in enumerate(top_rows)}
-            top_items = RankedLists.from_rows([(p, s) for _, p, s in top_rows])
-        return cls(matrix.version, matrix.ids, matrix.vectors, matrix.unit, matrix.index, users, neighbours,
-                   top_items, top_index)
+            matrix = replace(matrix, top_items=RankedLists.from_rows([(p, s) for _, p, s in top_rows]),
+                             top_rows={int(customer): i for i, (customer, _, _) in enumerate(top_rows)})
+        return matrix
 
     @classmethod
     def of(cls, version: str, ids: list[str], vectors: np.ndarray,
