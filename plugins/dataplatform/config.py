@@ -50,6 +50,9 @@ class Settings:
     source_conn_id: str = "mysql_source"
     vector_conn_id: str = "pg_vector"
     source_database: str = "classicmodels"
+    # The serving Lambdas' network (include/streaming/*.yaml `vpc`): comma-separated ids, both empty = no VPC
+    lambda_subnet_ids: str = ""
+    lambda_security_group_ids: str = ""
 
     @property
     def data_lake_bucket(self) -> str:
@@ -141,8 +144,12 @@ _SECONDS = ("retry_delay_seconds", "platform_healthcheck_deadline_seconds", "tra
 """Optional whole numbers of seconds, each with its default in `Settings`."""
 
 
+_TEXTS = ("lambda_subnet_ids", "lambda_security_group_ids")
+"""Optional text settings, validated where they are used (the streaming specs name the file and field)."""
+
+
 def _optional() -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {name: value for name in _TEXTS if (value := _raw(name)) is not None}
     for name in _SECONDS:
         value = _raw(name)
         if value is not None:

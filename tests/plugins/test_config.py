@@ -76,7 +76,10 @@ def test_mwaa_configuration_options_are_read_when_no_variable_is_set(environment
     environment.setenv("AIRFLOW__DATAPLATFORM__ACCOUNT_ID", "111122223333")
     environment.setenv("AIRFLOW__DATAPLATFORM__REGION", "eu-west-1")
     environment.setenv("AIRFLOW__DATAPLATFORM__RETRY_DELAY_SECONDS", "300")
+    environment.setenv("AIRFLOW__DATAPLATFORM__LAMBDA_SUBNET_IDS", "subnet-0a1b2c3d,subnet-1a2b3c4d")
     assert settings().prefix == "reco-mwaa" and settings().retry_delay_seconds == 300
+    assert (settings().lambda_subnet_ids, settings().lambda_security_group_ids) == (
+        "subnet-0a1b2c3d,subnet-1a2b3c4d", "")
     environment.setenv("DATAPLATFORM_PREFIX", "reco-explicit")
     settings.cache_clear()
     assert settings().prefix == "reco-explicit"

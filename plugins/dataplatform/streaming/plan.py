@@ -33,7 +33,8 @@ from dataplatform.handoffs import Handoff
 from dataplatform.streaming.packages import PackageSet, StagedPackage, Target
 from dataplatform.streaming.specs import SECRET_ARN_VARIABLE, DeliveryStreamSpec, FunctionSpec, StreamingSpecs
 
-COMPARED_CONFIGURATION = ("Runtime", "Handler", "Role", "MemorySize", "Timeout", "Description", "Environment")
+COMPARED_CONFIGURATION = ("Runtime", "Handler", "Role", "MemorySize", "Timeout", "Description", "Environment",
+                          "VpcConfig")
 
 
 def _missing(error: ClientError) -> bool:
@@ -49,7 +50,20 @@ def desired_configuration(spec: FunctionSpec, secret_arn: str) -> dict[str, Any]
         "FunctionName": spec.name, "Runtime": spec.runtime, "Handler": spec.handler, "Role": spec.role_arn,
         "MemorySize": spec.memory_mb, "Timeout": spec.timeout_seconds, "Description": spec.description,
         "Environment": {"Variables": {**spec.environment, SECRET_ARN_VARIABLE: secret_arn}},
+        "VpcConfig": {"SubnetIds": list(spec.vpc.subnets), "SecurityGroupIds": list(spec.vpc.security_groups)},
     }
+
+
+def _compared(configuration: Mapping[str, Any], field: str) -> Any:
+    """A field as compared: the environment's variables; the VPC's sorted subnets and security groups (the service
+    adds `VpcId` and answers no VPC as absent or as empty lists)."""
+    if field == "Environment":
+        return _environment(configuration)
+    if field == "VpcConfig":
+        vpc = configuration.get("VpcConfig") or {}
+        return {"SubnetIds": sorted(vpc.get("SubnetIds") or []),
+                "SecurityGroupIds": sorted(vpc.get("SecurityGroupIds") or [])}
+    return configuration.get(field)
 
 
 def _environment(configuration: Mapping[str, Any]) -> dict[str, str]:
@@ -69,15 +83,14 @@ def configuration_diff(desired: Mapping[str, Any], described: Mapping[str, Any])
                     lines.append(f"- Environment.{name} (was {have[name]!r})")
                 elif want[name] != have[name]:
                     lines.append(f"~ Environment.{name}: {have[name]!r} -> {want[name]!r}")
-        elif desired.get(field) != described.get(field):
-            lines.append(f"~ {field}: {described.get(field)!r} -> {desired.get(field)!r}")
+        elif _compared(desired, field) != _compared(described, field):
+            lines.append(f"~ {field}: {_compared(described, field)!r} -> {_compared(desired, field)!r}")
     return lines
 
 
 def configuration_hash(configuration: Mapping[str, Any]) -> str:
     """A short digest of the compared configuration: what a published version's description records."""
-    compared = {f: _environment(configuration) if f == "Environment" else configuration.get(f)
-                for f in COMPARED_CONFIGURATION}
+    compared = {f: _compared(configuration, f) for f in COMPARED_CONFIGURATION}
     return hashlib.sha256(json.dumps(compared, sort_keys=True).encode()).hexdigest()[:12]
 
 

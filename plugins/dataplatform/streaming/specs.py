@@ -101,6 +101,37 @@ class DirectSmokeTest(_SmokeTest):
 SmokeTest = Annotated[FirehoseSmokeTest | DirectSmokeTest, Field(discriminator="kind")]
 
 
+def _ids(value: str, pattern: str, what: str) -> tuple[str, ...]:
+    ids = tuple(part.strip() for part in value.split(",") if part.strip())
+    bad = [i for i in ids if not re.fullmatch(pattern, i)]
+    if bad:
+        raise ValueError(f"{', '.join(map(repr, bad))}: not {what} ids (e.g. {pattern.split('-')[0]}-0a1b2c3d)")
+    return ids
+
+
+class VpcSpec(_Spec):
+    """The subnets and security groups a function runs in (to reach an RDS database in a VPC; the role then needs
+    `AWSLambdaVPCAccessExecutionRole`), as comma-separated ids; both empty: no VPC (the local stack)."""
+
+    subnet_ids: str = ""
+    security_group_ids: str = ""
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> VpcSpec:
+        if bool(self.subnets) != bool(self.security_groups):
+            raise ValueError("give both subnet_ids and security_group_ids (settings lambda_subnet_ids and "
+                             "lambda_security_group_ids), or neither for no VPC")
+        return self
+
+    @property
+    def subnets(self) -> tuple[str, ...]:
+        return _ids(self.subnet_ids, r"subnet-[0-9a-f]{8,17}", "subnet")
+
+    @property
+    def security_groups(self) -> tuple[str, ...]:
+        return _ids(self.security_group_ids, r"sg-[0-9a-f]{8,17}", "security group")
+
+
 class FunctionSpec(_Spec):
     kind: Literal["lambda_function"]
     name: Annotated[str, Field(pattern=f"^{FUNCTION_NAME}$")]
@@ -118,6 +149,7 @@ class FunctionSpec(_Spec):
     """An alias name (not all digits: that would be a version)."""
     code_bucket: Annotated[str, Field(pattern=f"^{BUCKET}$")]
     code_prefix: Annotated[str, Field(pattern=r"^([A-Za-z0-9_.-]+/)*$")] = "lambda-packages/"
+    vpc: VpcSpec = VpcSpec()
     smoke_test: SmokeTest
 
     @field_validator("environment")

@@ -77,7 +77,8 @@ def apply_functions(lam: Any, specs: StreamingSpecs, plan: Plan, packages: Packa
         configuration = desired_configuration(spec, secrets[spec.database_role])
         code = {"S3Bucket": package.bucket, "S3Key": package.key}
         if not fp.exists:
-            lam.create_function(**configuration, Code=code, Architectures=[package.architecture], PackageType="Zip",
+            created = {k: v for k, v in configuration.items() if k != "VpcConfig" or spec.vpc.subnets}
+            lam.create_function(**created, Code=code, Architectures=[package.architecture], PackageType="Zip",
                                 Publish=False)
             lam.get_waiter("function_active_v2").wait(FunctionName=spec.name, WaiterConfig=WAITER)
         else:

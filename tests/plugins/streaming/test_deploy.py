@@ -207,6 +207,24 @@ def test_in_place_stream_change_updates_the_destination(deployed, tmp_path) -> N
     assert back.streams[0].changes == ["~ CompressionFormat: 'UNCOMPRESSED' -> 'GZIP'"]
 
 
+def test_vpc_settings_put_a_function_in_its_subnets_and_back_out(deployed, tmp_path) -> None:
+    """On the shared environment, whose function leaves the VPC again afterwards."""
+    deployer = deployed.env.variant(tmp_path)
+    no_vpc = {"SubnetIds": [], "SecurityGroupIds": []}
+    vpc = {"SubnetIds": ["subnet-0a1b2c3d", "subnet-1a2b3c4d"], "SecurityGroupIds": ["sg-0a1b2c3d"]}
+    deployer.edit(TRANSFORMATION, vpc={"subnet_ids": "subnet-1a2b3c4d, subnet-0a1b2c3d",
+                                       "security_group_ids": "sg-0a1b2c3d"})
+    try:
+        the_plan = deployer.deploy()
+        assert the_plan.function(TRANSFORMATION).configuration_changes == [f"~ VpcConfig: {no_vpc!r} -> {vpc!r}"]
+        described = deployer.describe()["functions"][TRANSFORMATION]["configuration"]["VpcConfig"]
+        assert sorted(described["SubnetIds"]) == vpc["SubnetIds"] and described["SecurityGroupIds"] == ["sg-0a1b2c3d"]
+        assert not deployer.deploy().changed, "the service's VpcId and list order are no change"
+    finally:
+        back = deployed.env.deploy()
+    assert back.function(TRANSFORMATION).configuration_changes == [f"~ VpcConfig: {vpc!r} -> {no_vpc!r}"]
+
+
 @pytest.mark.parametrize("changes, field", [
     ({"memory_mb": 64}, "memory_mb: Input should be greater than or equal to 128"),
     ({"architecture": "sparc"}, "architecture: Input should be 'arm64' or 'x86_64'"),
@@ -216,6 +234,9 @@ def test_in_place_stream_change_updates_the_destination(deployed, tmp_path) -> N
     ({"smoke_test": {"kind": "firehose_transformation", "records": [{}], "expect": []}},
      "smoke_test.firehose_transformation: Value error, expect has 0 results for 1 records"),
     ({"timeout_seconds": 0}, "timeout_seconds: Input should be greater than or equal to 1"),
+    ({"vpc": {"subnet_ids": "subnet-0a1b2c3d"}}, "vpc: Value error, give both subnet_ids and security_group_ids"),
+    ({"vpc": {"subnet_ids": "vpc-0a1b2c3d", "security_group_ids": "sg-0a1b2c3d"}},
+     "vpc: Value error, 'vpc-0a1b2c3d': not subnet ids"),
 ])
 def test_invalid_configuration_file_is_rejected_naming_the_field_before_any_call(deployed, tmp_path, changes: dict,
                                                                                  field: str) -> None:
