@@ -127,7 +127,7 @@ class VersionMatrix:
         matrix = cls.of(live.version, [str(code) for code, _ in items], vectors, users)
         if neighbour_rows is not None and [str(code) for code, _, _ in neighbour_rows] == matrix.ids:
             matrix = replace(matrix, neighbours=RankedLists.from_rows([(p, d) for _, p, d in neighbour_rows]))
-        if top_rows is not None:
+        if top_rows:
             matrix = replace(matrix, top_items=RankedLists.from_rows([(p, s) for _, p, s in top_rows]),
                              top_rows={int(customer): i for i, (customer, _, _) in enumerate(top_rows)})
         return matrix

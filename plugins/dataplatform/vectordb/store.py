@@ -15,7 +15,8 @@ at most 33 characters, so names stay under PostgreSQL's 63 and two versions neve
 The last two are the neighbour lists, computed exactly when the version is loaded (`neighbour_lists`: each
 item's 32 nearest items by cosine distance, each stored customer's 50 best items by inner product): a version's
 items and customers never change, so the serving package answers stored customers and known products by lookup
-instead of a scan per request (`dataplatform.serving.version_matrix`; 100k items take about a minute here). The
+instead of a scan per request (`dataplatform.serving.version_matrix`; 100k items take about a minute here; a kind of
+list that would take more than `MAX_LIST_SCORES` scores is left out, its table empty, and served by scans). The
 lists name items twice: as product codes for people, and as `positions` in the version's items in code-point order
 (`ORDER BY product_code COLLATE "C"`), which the serving package loads without a lookup per entry (a
 Lambda's cold start reads 100k items' vectors and lists in ~3 s, ~6.5 s by product code).
@@ -276,22 +277,45 @@ def create_hnsw_index(
     return name
 
 
+MAX_LIST_SCORES = 20_000_000_000
+"""Products scored to compute one kind of list, above which the loader leaves that kind out (the serving package
+then scans, or uses HNSW, for it): 100k items' neighbours are 10^10 scores, ~80 s on one BLAS thread here; the
+cost grows with the square of the catalogue (1M items: hours)."""
+
+
+def listed(n_items: int, n_users: int, max_scores: int = MAX_LIST_SCORES) -> tuple[bool, bool]:
+    """Whether the loader computes (item neighbours, customers' best items) for a version of this size."""
+    return n_items * n_items <= max_scores, n_users * n_items <= max_scores
+
+
+def lists_expected(n_items: int, n_users: int, max_scores: int = MAX_LIST_SCORES) -> tuple[int, int]:
+    """Rows a loaded version's (item neighbours, customers' best items) tables hold."""
+    item_lists, user_lists = listed(n_items, n_users, max_scores)
+    return (n_items if item_lists else 0, n_users if user_lists else 0)
+
+
 def neighbour_lists(items: EmbeddingsTable, users: EmbeddingsTable, *, item_width: int = ITEM_NEIGHBOURS,
-                    user_width: int = USER_TOP_ITEMS) -> tuple[list[str], RankedLists, RankedLists]:
+                    user_width: int = USER_TOP_ITEMS, max_scores: int = MAX_LIST_SCORES
+                    ) -> tuple[list[str], RankedLists | None, RankedLists | None]:
     """Exactly, by the serving package's own scans, over the items in code-point order (the order the serving
     package loads them in, which the positions refer to): that order, each item's `item_width` nearest items by
     cosine distance (itself left out, rows in that order) and each user's `user_width` best items by inner product
-    (rows in the user table's order)."""
+    (rows in the user table's order); a kind of list is None when it would take more than `max_scores` scores."""
     codes = [str(code) for code in items.ids]
     order = sorted(range(len(codes)), key=codes.__getitem__)
     matrix = VersionMatrix.of("", [codes[i] for i in order], np.asarray(items.vectors)[order])
-    return (matrix.ids, matrix.rank_by_cosine(range(len(matrix)), item_width),
-            matrix.rank_by_inner_product(np.ascontiguousarray(users.vectors, dtype=np.float32), user_width))
+    item_lists, user_lists = listed(len(items), len(users), max_scores)
+    return (matrix.ids, matrix.rank_by_cosine(range(len(matrix)), item_width) if item_lists else None,
+            matrix.rank_by_inner_product(np.ascontiguousarray(users.vectors, dtype=np.float32), user_width)
+            if user_lists else None)
 
 
 def copy_lists(cur: psycopg.Cursor[Any], statement: sql.Composable, key_type: str, keys: Sequence[Any],
-               lists: RankedLists, item_ids: Sequence[str]) -> None:
-    """Binary COPY of (key, item codes, values, positions) rows from `RankedLists` (padding left out)."""
+               lists: RankedLists | None, item_ids: Sequence[str]) -> None:
+    """Binary COPY of (key, item codes, values, positions) rows from `RankedLists` (padding left out); nothing for
+    lists left out."""
+    if lists is None:
+        return
     with cur.copy(statement) as copy:
         copy.set_types([key_type, "text[]", "float4[]", "int4[]"])
         for key, positions, values in zip(keys, lists.positions.tolist(), lists.values.tolist(), strict=True):
@@ -310,6 +334,7 @@ def load_version(
     m: int = 16,
     ef_construction: int = 64,
     maintenance_work_mem: str = "256MB",
+    max_list_scores: int = MAX_LIST_SCORES,
 ) -> LoadResult:
     """Load one version's embeddings into its own tables, in one transaction, without touching the live version.
 
@@ -341,7 +366,7 @@ def load_version(
     _register(conn)
     started = time.perf_counter()
     with timed("neighbour_lists"):
-        ordered, neighbours, top_items = neighbour_lists(items, users)
+        ordered, neighbours, top_items = neighbour_lists(items, users, max_scores=max_list_scores)
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
         known = {v["version"]: v for v in _versions(conn)}
         if known.get(version, {}).get("is_live"):
@@ -468,10 +493,12 @@ def _retired_long_enough(row: Mapping[str, Any], grace: float) -> bool:
     return retired is None or (row["now"] - retired).total_seconds() >= grace
 
 
-def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: int, k: int = 5) -> dict[str, Any]:
+def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: int, k: int = 5,
+                max_list_scores: int = MAX_LIST_SCORES) -> dict[str, Any]:
     """Check what readers see: `version` is live, its tables hold `items` / `users` rows of its dimension and a
-    neighbour list for each, the views for people follow it, and a similar-items query answers. Takes no lock a
-    swap would wait for. Raises `VectorStoreError` naming every mismatch; returns the observations."""
+    neighbour list for each (of the kinds `listed` for its size), the views for people follow it, and a
+    similar-items query answers. Takes no lock a swap would wait for. Raises `VectorStoreError` naming every
+    mismatch; returns the observations."""
     _check_connection(conn)
     serving_live.forget(conn)
     live = serving_live.resolve(conn)
@@ -495,9 +522,10 @@ def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: in
                         f"expected {items} / {users}")
     if live and "item_lists" not in seen:
         problems.append("the version has no neighbour lists (it is served by scans): load it again to compute them")
-    elif live and (seen["item_lists"], seen["user_lists"]) != (seen.get("items"), seen.get("users")):
+    elif live and (seen["item_lists"], seen["user_lists"]) != (expected := lists_expected(items, users,
+                                                                                        max_list_scores)):
         problems.append(f"neighbour lists for {seen['item_lists']} items / {seen['user_lists']} users, expected "
-                        f"one per item and user")
+                        f"{expected[0]} / {expected[1]}")
     if seen.get("misplaced_entries"):
         problems.append(f"{seen['misplaced_entries']} neighbour-list positions do not name the item their product "
                         "code names (the loader's code-point order differs from the database's COLLATE \"C\")")

@@ -169,6 +169,21 @@ def test_load_stores_each_items_nearest_items_and_each_customers_best_items_exac
         vs.verify_live(conn, V1, items=50, users=20)
 
 
+def test_a_kind_of_list_beyond_the_score_budget_is_left_out_and_verified_as_such(conn) -> None:
+    # GIVEN a budget of 1,500 scores: 50 items x 20 customers (1,000) fit, 50 x 50 item pairs (2,500) do not
+    items, users = embeddings(50, 20, 8)
+    vs.load_version(conn, V1, items, users, source_uris={}, max_list_scores=1_500)
+    vs.swap_live(conn, V1)
+    # THEN the customers' lists are there, the items' table is empty, and the check expects exactly that
+    tables = vs.version_tables(vs.slug(V1))
+    counts = [conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(tables[t]))).fetchone()[0]
+              for t in ("neighbours_table", "top_items_table")]
+    assert counts == [0, 20] and vs.lists_expected(50, 20, 1_500) == (0, 20)
+    assert vs.verify_live(conn, V1, items=50, users=20, max_list_scores=1_500)["version"] == V1
+    with pytest.raises(vs.VectorStoreError, match="neighbour lists for 0 items / 20 users, expected 50 / 20"):
+        vs.verify_live(conn, V1, items=50, users=20)
+
+
 def test_loaded_tables_have_primary_keys_and_the_two_hnsw_indexes(conn) -> None:
     load(conn, V1)
     item_table, user_table = vs.table_names(vs.slug(V1))
