@@ -63,6 +63,11 @@ def version_tables(version_slug: str) -> dict[str, str]:
             "top_items_table": TOP_ITEMS_PREFIX + version_slug}
 
 
+def version_identifiers(version_slug: str) -> dict[str, sql.Identifier]:
+    """`version_tables` as identifiers, for `psycopg.sql` composition of the SQL files' `{placeholders}`."""
+    return {key: sql.Identifier(name) for key, name in version_tables(version_slug).items()}
+
+
 @dataclass(frozen=True)
 class LiveModel:
     """The model version a reader answers from."""
@@ -84,7 +89,7 @@ class LiveModel:
 
     def identifiers(self) -> dict[str, sql.Identifier]:
         """The version's tables (`version_tables`) for `psycopg.sql` composition."""
-        return {key: sql.Identifier(name) for key, name in version_tables(self.slug).items()}
+        return version_identifiers(self.slug)
 
     @property
     def artifacts_uri(self) -> str | None:

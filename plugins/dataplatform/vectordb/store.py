@@ -96,7 +96,13 @@ from psycopg.types.json import Jsonb
 from dataplatform.paths import sql_path
 from dataplatform.serving import live as serving_live
 from dataplatform.serving import queries as serving_queries
-from dataplatform.serving.live import ITEM_PREFIX, USER_PREFIX, table_names, version_tables  # noqa: F401
+from dataplatform.serving.live import (  # noqa: F401 - shared with readers
+    ITEM_PREFIX,
+    USER_PREFIX,
+    table_names,
+    version_identifiers,
+    version_tables,
+)
 from dataplatform.serving.sql_files import sql_text
 from dataplatform.serving.version_matrix import ITEM_NEIGHBOURS, USER_TOP_ITEMS, RankedLists, VersionMatrix
 
@@ -162,10 +168,6 @@ def _composed(name: str, **parts: sql.Composable) -> sql.Composed:
 
 def _query(name: str) -> str:
     return sql_path(name).read_text()
-
-
-def _tables(version_slug: str) -> dict[str, sql.Identifier]:
-    return {key: sql.Identifier(name) for key, name in version_tables(version_slug).items()}
 
 
 # --- schema --------------------------------------------------------------------------------------------------
@@ -283,15 +285,10 @@ then scans, or uses HNSW, for it): 100k items' neighbours are 10^10 scores, ~80 
 cost grows with the square of the catalogue (1M items: hours)."""
 
 
-def listed(n_items: int, n_users: int, max_scores: int = MAX_LIST_SCORES) -> tuple[bool, bool]:
-    """Whether the loader computes (item neighbours, customers' best items) for a version of this size."""
-    return n_items * n_items <= max_scores, n_users * n_items <= max_scores
-
-
 def lists_expected(n_items: int, n_users: int, max_scores: int = MAX_LIST_SCORES) -> tuple[int, int]:
-    """Rows a loaded version's (item neighbours, customers' best items) tables hold."""
-    item_lists, user_lists = listed(n_items, n_users, max_scores)
-    return (n_items if item_lists else 0, n_users if user_lists else 0)
+    """Rows a loaded version's (item neighbours, customers' best items) tables hold: one per item / user, or none
+    for a kind of list the loader leaves out (more than `max_scores` scores)."""
+    return (n_items if n_items * n_items <= max_scores else 0, n_users if n_users * n_items <= max_scores else 0)
 
 
 def neighbour_lists(items: EmbeddingsTable, users: EmbeddingsTable, *, item_width: int = ITEM_NEIGHBOURS,
@@ -304,7 +301,7 @@ def neighbour_lists(items: EmbeddingsTable, users: EmbeddingsTable, *, item_widt
     codes = [str(code) for code in items.ids]
     order = sorted(range(len(codes)), key=codes.__getitem__)
     matrix = VersionMatrix.of("", [codes[i] for i in order], np.asarray(items.vectors)[order])
-    item_lists, user_lists = listed(len(items), len(users), max_scores)
+    item_lists, user_lists = lists_expected(len(items), len(users), max_scores)
     return (matrix.ids, matrix.rank_by_cosine(range(len(matrix)), item_width) if item_lists else None,
             matrix.rank_by_inner_product(np.ascontiguousarray(users.vectors, dtype=np.float32), user_width)
             if user_lists else None)
@@ -354,7 +351,7 @@ def load_version(
     _check_table(users, "user", dimension)
     version_slug = slug(version)
     item_table = table_names(version_slug)[0]
-    tables = _tables(version_slug)
+    tables = version_identifiers(version_slug)
     timings: dict[str, float] = {}
 
     @contextmanager
@@ -422,7 +419,7 @@ def _swap(cur: psycopg.Cursor[Any], rows: Sequence[Mapping[str, Any]], version: 
         raise UnknownVersionError(f"unknown model version {version!r}; loaded versions: {known}")
     if row["pruned_at"] is not None:
         raise UnknownVersionError(f"{version} was pruned at {row['pruned_at']:%Y-%m-%d %H:%M}Z: load it again first")
-    cur.execute(_composed("replace_embedding_views.sql", **_tables(row["slug"])))
+    cur.execute(_composed("replace_embedding_views.sql", **version_identifiers(row["slug"])))
     cur.execute(_query("unset_live_version.sql"), {"version": version})
     cur.execute(_query("set_live_version.sql"), {"version": version})
 
@@ -482,7 +479,7 @@ def prune(
         candidates = [v for v in rows if not v["is_live"] and v["pruned_at"] is None]
         pruned = [v for v in candidates[keep:] if v is not protected and _retired_long_enough(v, retired_grace)]
         for row in pruned:
-            cur.execute(_composed("drop_embedding_tables.sql", **_tables(row["slug"])))
+            cur.execute(_composed("drop_embedding_tables.sql", **version_identifiers(row["slug"])))
             cur.execute(_query("update_pruned_version.sql"), {"version": row["version"]})
     return [str(v["version"]) for v in pruned]
 
@@ -496,7 +493,7 @@ def _retired_long_enough(row: Mapping[str, Any], grace: float) -> bool:
 def verify_live(conn: psycopg.Connection, version: str, *, items: int, users: int, k: int = 5,
                 max_list_scores: int = MAX_LIST_SCORES) -> dict[str, Any]:
     """Check what readers see: `version` is live, its tables hold `items` / `users` rows of its dimension and a
-    neighbour list for each (of the kinds `listed` for its size), the views for people follow it, and a
+    neighbour list for each (of the kinds `lists_expected` for its size), the views for people follow it, and a
     similar-items query answers. Takes no lock a swap would wait for. Raises `VectorStoreError` naming every
     mismatch; returns the observations."""
     _check_connection(conn)
